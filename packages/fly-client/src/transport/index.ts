@@ -1,0 +1,1 @@
+export type TransportKind = 'ssh' | 'exec';
