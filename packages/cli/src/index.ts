@@ -1,1 +1,3 @@
-export const packageName = '@flydr/cli';
+export { CliError, ExitCode, type ExitCodeValue, RefusedError, UsageError } from './exit-codes.js';
+export type { CliIo } from './io.js';
+export { main } from './main.js';

@@ -23,7 +23,7 @@ export interface FlyTomlMount {
 /** Raised when a fly.toml cannot be read or lacks a key flydr needs. */
 export class FlyTomlError extends Error {
   override readonly name = 'FlyTomlError';
-  readonly code = 'FLYDR_FLY_TOML_INVALID';
+  readonly code = 'DR_FLY_TOML_INVALID';
 
   constructor(
     message: string,

@@ -73,7 +73,7 @@ describe('readFlyToml', () => {
   it('names the missing path', async () => {
     const missing = join(tmpdir(), 'flydr-no-such-dir', 'fly.toml');
     await expect(readFlyToml(missing)).rejects.toMatchObject({
-      code: 'FLYDR_FLY_TOML_INVALID',
+      code: 'DR_FLY_TOML_INVALID',
       path: missing,
     });
   });

@@ -1,0 +1,59 @@
+import { CliError, ExitCode, type ExitCodeValue } from './exit-codes.js';
+
+// Error codes of fly-client and dr-core that mean "refused by a safety check".
+const refusedCodes = new Set([
+  'FLY_CAPACITY',
+  'FLY_LEASE_CONFLICT',
+  'DR_LOCKED',
+  'DR_DIVERGED',
+  'DR_SPLIT_BRAIN',
+  'DR_NO_CAPACITY',
+  'DR_REFUSED',
+]);
+
+// Error codes that mean the input was invalid.
+const invalidInputCodes = new Set([
+  'FLY_INVALID_INPUT',
+  'DR_FLY_TOML_INVALID',
+  'DR_INVALID_INPUT',
+  'DR_BACKUP_NOT_FOUND',
+  'DR_FILE_EXISTS',
+  'DR_UNKNOWN_REGION',
+]);
+
+/** The exit code and printable lines for an error that ended a command. */
+export interface ErrorReport {
+  exitCode: ExitCodeValue;
+  message: string;
+  hint: string | undefined;
+  code: string | undefined;
+}
+
+/** Maps any thrown value to the documented exit code, its one-line message and its hint. */
+export function reportError(error: unknown): ErrorReport {
+  if (error instanceof CliError) {
+    return { exitCode: error.exitCode, message: error.message, hint: error.hint, code: undefined };
+  }
+
+  if (error instanceof Error) {
+    const { code, hint } = error as Error & { code?: unknown; hint?: unknown };
+    const codeText = typeof code === 'string' ? code : undefined;
+    let exitCode: ExitCodeValue = ExitCode.OperationFailed;
+    if (codeText !== undefined && refusedCodes.has(codeText)) exitCode = ExitCode.Refused;
+    if (codeText !== undefined && invalidInputCodes.has(codeText)) exitCode = ExitCode.InvalidInput;
+    if (codeText === 'DR_INTERRUPTED') exitCode = ExitCode.Interrupted;
+    return {
+      exitCode,
+      message: error.message,
+      hint: typeof hint === 'string' ? hint : undefined,
+      code: codeText,
+    };
+  }
+
+  return {
+    exitCode: ExitCode.OperationFailed,
+    message: String(error),
+    hint: undefined,
+    code: undefined,
+  };
+}

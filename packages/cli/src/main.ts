@@ -1,0 +1,84 @@
+import yargs, { type Argv } from 'yargs';
+import type { CommandDefinition, CommandGroup } from './command.js';
+import { commands } from './commands/index.js';
+import { CommandContext } from './context.js';
+import { reportError } from './error-exit.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import { type GlobalArgs, withGlobalOptions } from './global-options.js';
+import { type CliIo, processIo } from './io.js';
+
+function declare(parser: Argv, definition: CommandDefinition, io: CliIo): Argv {
+  return parser.command(
+    definition.command,
+    definition.describe,
+    (sub) => {
+      const withOptions = definition.builder ? definition.builder(sub) : sub;
+      for (const [line, text] of definition.examples) withOptions.example(line, text);
+      return withOptions;
+    },
+    async (args) => {
+      const context = new CommandContext(args as unknown as GlobalArgs, io);
+      await definition.run(args as Record<string, unknown>, context);
+    },
+  );
+}
+
+function declareGroup(parser: Argv, group: CommandGroup, io: CliIo): Argv {
+  return parser.command(group.command, group.describe, (sub) => {
+    let withCommands = sub;
+    for (const definition of group.subcommands)
+      withCommands = declare(withCommands, definition, io);
+    return withCommands.demandCommand(1, `${group.command} needs a subcommand; see --help`);
+  });
+}
+
+/**
+ * Runs `flydr` with the given arguments and returns the exit code. Errors are printed as one
+ * line with a hint (or a JSON error document with `--json`); nothing here calls `process.exit`.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const wantsJson = argv.includes('--json');
+  let parser = withGlobalOptions(yargs(argv))
+    .scriptName('flydr')
+    .usage('$0 <command> [options]\n\nDisaster recovery for a SQLite database on a Fly.io volume.')
+    .strict()
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .fail((message, error) => {
+      throw error ?? new UsageError(message, 'run `flydr --help` for the commands and options');
+    })
+    .demandCommand(1, 'missing command')
+    .recommendCommands()
+    .wrap(Math.min(110, io.stdout.isTTY ? (process.stdout.columns ?? 100) : 100))
+    .epilogue(
+      'Exit codes: 0 success, 1 operation failed, 2 invalid input, 3 refused by a safety check, 4 interrupted (run `flydr resume`).',
+    )
+    .help()
+    .version(false) as unknown as Argv;
+
+  for (const entry of commands) {
+    parser = 'subcommands' in entry ? declareGroup(parser, entry, io) : declare(parser, entry, io);
+  }
+
+  try {
+    await parser.parseAsync();
+    return ExitCode.Success;
+  } catch (error) {
+    const report = reportError(error);
+    if (wantsJson) {
+      const document = {
+        ok: false,
+        error: {
+          message: report.message,
+          code: report.code ?? null,
+          hint: report.hint ?? null,
+          exitCode: report.exitCode,
+        },
+      };
+      io.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    }
+    io.stderr.write(`flydr: ${report.message}\n`);
+    if (report.hint) io.stderr.write(`  next: ${report.hint}\n`);
+    return report.exitCode;
+  }
+}
