@@ -108,7 +108,7 @@ export class OperationJournal {
       const step = this.db.prepare(
         "INSERT INTO operation_steps (operation_id, position, name, status) VALUES (?, ?, ?, 'pending')",
       );
-      stepNames.forEach((name, position) => step.run(id, position, name));
+      for (const [position, name] of stepNames.entries()) step.run(id, position, name);
     });
     insert();
     return id;
