@@ -1,0 +1,91 @@
+import type { SFTPWrapper, Stats } from 'ssh2';
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
+export const SFTP_STATUS = {
+  EOF: 1,
+  NO_SUCH_FILE: 2,
+  PERMISSION_DENIED: 3,
+  FAILURE: 4,
+  OP_UNSUPPORTED: 8,
+} as const;
+
+/** Returns the SFTP status code of an ssh2 error, or undefined for other errors. */
+export function sftpStatus(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Returns true when the server announced the named `@openssh.com` extension. */
+export function hasExtension(sftp: SFTPWrapper, name: string): boolean {
+  const extensions = (sftp as unknown as { _extensions?: Record<string, string> })._extensions;
+  return extensions?.[name] !== undefined;
+}
+
+/** STAT; resolves undefined when the path does not exist. */
+export function statRemote(sftp: SFTPWrapper, path: string): Promise<Stats | undefined> {
+  return new Promise((resolve, reject) => {
+    sftp.stat(path, (error, stats) => {
+      if (!error) return resolve(stats);
+      if (sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE) return resolve(undefined);
+      reject(error);
+    });
+  });
+}
+
+/** OPEN with an fs-style flag ('r', 'w', 'r+'). */
+export function openRemote(
+  sftp: SFTPWrapper,
+  path: string,
+  flags: 'r' | 'w' | 'r+',
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    sftp.open(path, flags, 0o600, (error, handle) => (error ? reject(error) : resolve(handle)));
+  });
+}
+
+/** CLOSE; errors are returned, not thrown, because a failed close must not hide the first error. */
+export function closeRemote(sftp: SFTPWrapper, handle: Buffer): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    sftp.close(handle, (error) => resolve(error ?? undefined));
+  });
+}
+
+/** `fsync@openssh.com` on an open handle. */
+export function fsyncRemote(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sftp.ext_openssh_fsync(handle, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** `posix-rename@openssh.com`: rename that replaces the target atomically. */
+export function posixRenameRemote(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sftp.ext_openssh_rename(from, to, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** REMOVE; a missing file is not an error. */
+export function unlinkRemote(sftp: SFTPWrapper, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sftp.unlink(path, (error) => {
+      if (!error || sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE) return resolve();
+      reject(error);
+    });
+  });
+}
+
+/** READ of up to `length` bytes at `offset`; returns fewer at the end of the file. */
+export function readRemote(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  offset: number,
+  length: number,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const buffer = Buffer.alloc(length);
+    sftp.read(handle, buffer, 0, length, offset, (error, bytesRead) => {
+      if (error && sftpStatus(error) !== SFTP_STATUS.EOF) return reject(error);
+      resolve(buffer.subarray(0, bytesRead ?? 0));
+    });
+  });
+}

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+
+import type { SFTPWrapper } from 'ssh2';
+
+import { TransportError } from './errors.js';
+import {
+  assertLocalSpace,
+  commitLocalFile,
+  existingSize,
+  hashFilePrefix,
+  isDiskFullError,
+  localDiskFull,
+  partialPath,
+} from './local-files.js';
+import type { TransferResult } from './machine-transport.js';
+import { closeRemote, openRemote, statRemote } from './sftp-calls.js';
+import { pipelineShape, readPipelined } from './sftp-pipeline.js';
+import type { SshConnection } from './ssh-connection.js';
+import {
+  checksumMismatch,
+  RestartFromZero,
+  sizeMismatch,
+  type TransferPlan,
+} from './transfer-attempt.js';
+import { TransferWatch } from './transfer-watch.js';
+
+/** What one SSH transfer attempt works with. */
+export interface SshTransferContext {
+  connection: SshConnection;
+  sftp: SFTPWrapper;
+  machineId: string;
+  /** After a protocol error: one request at a time. */
+  degraded: boolean;
+  /** Returns the remote file's sha256, or undefined when the machine has no sha256sum. */
+  remoteSha256(path: string): Promise<string | undefined>;
+}
+
+/** Returns TRANSPORT_REMOTE_NOT_FOUND for a path on the machine. */
+export function remoteNotFound(machineId: string, path: string, what = 'file'): TransportError {
+  return new TransportError(
+    'TRANSPORT_REMOTE_NOT_FOUND',
+    `remote ${what} ${path} not found on machine ${machineId}`,
+    {
+      machineId,
+      path,
+      hint: 'check the path and that the volume is mounted on this machine (`fly machine status`)',
+    },
+  );
+}
+
+/**
+ * One attempt to download `remotePath` into `localPath` over SFTP: stream into the partial
+ * file (continuing it when allowed), sync it, compare size and sha256 with the machine, then
+ * rename it into place. The partial file is removed when the checksum differs.
+ * @throws RestartFromZero when a resumed file failed its checksum.
+ */
+export async function downloadOnce(
+  context: SshTransferContext,
+  remotePath: string,
+  localPath: string,
+  plan: TransferPlan,
+): Promise<TransferResult> {
+  const { sftp, machineId } = context;
+  const startedAt = Date.now();
+
+  const info = await statRemote(sftp, remotePath);
+  if (!info) throw remoteNotFound(machineId, remotePath);
+  if (!info.isFile()) {
+    throw new TransportError(
+      'TRANSPORT_INVALID_INPUT',
+      `remote path ${remotePath} is not a regular file`,
+      {
+        machineId,
+        path: remotePath,
+        hint: 'pass the path of a file, not a folder',
+      },
+    );
+  }
+  const total = info.size;
+
+  // Continue a partial file from an earlier attempt when it is not longer than the source.
+  const temporary = partialPath(localPath);
+  const hash = createHash('sha256');
+  const existing = plan.resume ? await existingSize(temporary) : undefined;
+  const start = existing !== undefined && existing <= total ? existing : 0;
+  await hashFilePrefix(temporary, start, hash);
+  await assertLocalSpace(localPath, total - start, machineId);
+
+  const watch = new TransferWatch({
+    total,
+    startBytes: start,
+    idleTimeoutMs: plan.options.idleTimeoutMs,
+    deadlineAt: plan.deadlineAt,
+    signal: plan.options.signal,
+    onProgress: plan.options.onProgress,
+    onFailure: () => context.connection.client.destroy(),
+    machineId,
+    path: remotePath,
+  });
+
+  let succeeded = false;
+  try {
+    await streamToPartial(context, remotePath, temporary, start, total, hash, watch);
+    const localSha256 = hash.digest('hex');
+
+    // Compare with the machine's own view of the file, then keep the copy.
+    const finalSize = await existingSize(temporary);
+    if (finalSize !== total) throw sizeMismatch(machineId, localPath, total, finalSize ?? 0);
+    watch.touch();
+    const remoteSha256 =
+      (await context.remoteSha256(remotePath)) ??
+      (await readBackSha256(context, remotePath, total, watch));
+    watch.throwIfFailed();
+    if (remoteSha256 !== localSha256) {
+      await rm(temporary, { force: true });
+      if (start > 0) throw new RestartFromZero();
+      throw checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
+    }
+
+    await commitLocalFile(temporary, localPath);
+    succeeded = true;
+    return {
+      bytes: total,
+      sha256: localSha256,
+      durationMs: Date.now() - startedAt,
+      ...(start > 0 ? { resumedFrom: start } : {}),
+    };
+  } catch (error) {
+    throw watch.failure ?? error;
+  } finally {
+    watch.finish(succeeded);
+  }
+}
+
+async function streamToPartial(
+  context: SshTransferContext,
+  remotePath: string,
+  temporary: string,
+  start: number,
+  total: number,
+  hash: ReturnType<typeof createHash>,
+  watch: TransferWatch,
+): Promise<void> {
+  const { sftp, machineId } = context;
+  const local = await open(temporary, start > 0 ? 'r+' : 'w', 0o600);
+  let remote: Buffer | undefined;
+  try {
+    remote = await openRemote(sftp, remotePath, 'r');
+    let position = start;
+    await readPipelined({
+      sftp,
+      handle: remote,
+      start,
+      end: total,
+      ...pipelineShape(sftp, 'read', context.degraded),
+      consume: async (chunk) => {
+        hash.update(chunk);
+        await writeFully(local, chunk, position).catch((error: unknown) => {
+          throw isDiskFullError(error)
+            ? localDiskFull(temporary, machineId, String((error as Error).message))
+            : error;
+        });
+        position += chunk.length;
+        watch.advance(chunk.length);
+      },
+    });
+    await local.sync();
+  } finally {
+    await local.close();
+    if (remote && !context.connection.closed) await closeRemote(sftp, remote);
+  }
+}
+
+async function writeFully(
+  file: Awaited<ReturnType<typeof open>>,
+  chunk: Buffer,
+  position: number,
+): Promise<void> {
+  let written = 0;
+  while (written < chunk.length) {
+    const { bytesWritten } = await file.write(
+      chunk,
+      written,
+      chunk.length - written,
+      position + written,
+    );
+    written += bytesWritten;
+  }
+}
+
+/** Hashes the remote file by reading it again, for machines without sha256sum. */
+export async function readBackSha256(
+  context: SshTransferContext,
+  remotePath: string,
+  total: number,
+  watch: TransferWatch,
+): Promise<string> {
+  const { sftp } = context;
+  const hash = createHash('sha256');
+  const handle = await openRemote(sftp, remotePath, 'r');
+  try {
+    await readPipelined({
+      sftp,
+      handle,
+      start: 0,
+      end: total,
+      ...pipelineShape(sftp, 'read', context.degraded),
+      consume: async (chunk) => {
+        hash.update(chunk);
+        watch.touch();
+      },
+    });
+  } finally {
+    if (!context.connection.closed) await closeRemote(sftp, handle);
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,474 @@
+import type { ParsedKey } from 'ssh2';
+
+import {
+  type CertificateIssuer,
+  certificateKey,
+  parseCertificate,
+  parsePrivateKey,
+  SshCertificateCache,
+} from './certificate.js';
+import { isTransportError, TransportError } from './errors.js';
+import { FileHostKeyStore, type HostKeyStore } from './known-hosts.js';
+import { assertLocalDirectory } from './local-files.js';
+import type {
+  ExecOptions,
+  ExecOutput,
+  MachineTransport,
+  OperationOptions,
+  RemoteFileStat,
+  TransferOptions,
+  TransferResult,
+  TransportMachine,
+} from './machine-transport.js';
+import { parseSha256Output, remoteCommands } from './remote-commands.js';
+import {
+  closeRemote,
+  hasExtension,
+  openRemote,
+  posixRenameRemote,
+  readRemote,
+  SFTP_STATUS,
+  sftpStatus,
+  statRemote,
+  unlinkRemote,
+} from './sftp-calls.js';
+import { SshConnection } from './ssh-connection.js';
+import { downloadOnce, remoteNotFound, type SshTransferContext } from './ssh-download.js';
+import { uploadOnce } from './ssh-upload.js';
+import { planTransfer, RestartFromZero, type TransferPlan } from './transfer-attempt.js';
+
+/**
+ * How the transport authenticates as `root`:
+ * - `{ certificate: issuer }`: an ed25519 key made in memory, with a short-lived certificate
+ *   from the issuer (e.g. {@link flyCertificateIssuer}); pass an {@link SshCertificateCache}
+ *   to share one certificate between transports.
+ * - `{ privateKey, certificate? }`: a given private key, optionally with an OpenSSH
+ *   certificate for it (authorized_keys form).
+ */
+export type SshAuth =
+  | { certificate: CertificateIssuer | SshCertificateCache }
+  | { privateKey: string | Buffer; passphrase?: string; certificate?: string };
+
+/** Options of {@link SshTransport.connect}. */
+export interface SshTransportOptions {
+  /** Fly app name, for address templates and hints. */
+  app: string;
+  machine: TransportMachine;
+  auth: SshAuth;
+  /** Pinned host keys: a file path for {@link FileHostKeyStore}, or another store. */
+  hostKeys: HostKeyStore | string;
+  /** Replaces a pinned host key that changed instead of failing. @default false */
+  acceptNewHostKey?: boolean;
+  /**
+   * Explicit address, e.g. a tunnel: `127.0.0.1:10022`, `[fdaa::3]:22` or `{ host, port }`.
+   * Takes precedence over `addressTemplate` and the machine's `private_ip`.
+   */
+  address?: string | { host: string; port?: number };
+  /** Host name template with `{machine}`, `{app}` and `{region}`, e.g. `{machine}.vm.{app}.internal`. */
+  addressTemplate?: string;
+  /** @default 22 */
+  port?: number;
+  /** @default 'root' */
+  username?: string;
+  /**
+   * Checks with `printenv FLY_MACHINE_ID` that the session reached the requested machine.
+   * @default true
+   */
+  verifyMachineId?: boolean;
+  /** @default 15000 */
+  connectTimeoutMs?: number;
+  /** SSH keepalive interval; the connection fails after `keepaliveCountMax` unanswered. @default 10000 */
+  keepaliveIntervalMs?: number;
+  /** @default 3 */
+  keepaliveCountMax?: number;
+  /** Reconnections one transfer may make after the connection dropped. @default 3 */
+  maxReconnects?: number;
+}
+
+/** Patterns of ssh2 errors that show the peer and ssh2 disagree on the protocol. */
+const PROTOCOL_ERROR =
+  /malformed|bad packet|unexpected|more data than requested|invalid (packet|padding)/i;
+
+/**
+ * Machine file transport over SSH/SFTP (ssh2), with certificate login, pinned host keys,
+ * a check that the session reached the right machine, and verified, resumable transfers.
+ *
+ * @example
+ * const transport = await SshTransport.connect({
+ *   app: 'my-app',
+ *   machine,
+ *   auth: { certificate: flyCertificateIssuer(client, 'my-app') },
+ *   hostKeys: '/home/me/.local/state/flydr/my-app/known_hosts',
+ * });
+ * await transport.download('/data/app.db', './app.db');
+ */
+export class SshTransport implements MachineTransport {
+  readonly kind = 'ssh' as const;
+  readonly machineId: string;
+  readonly #options: SshTransportOptions;
+  readonly #hostKeys: HostKeyStore;
+  readonly #address: { host: string; port: number };
+  readonly #certificates: SshCertificateCache | undefined;
+  readonly #fixedKey: ParsedKey | undefined;
+  readonly #authKind: 'certificate' | 'key';
+  #connection: Promise<SshConnection> | undefined;
+  #degraded = false;
+  #hasSha256sum: boolean | undefined;
+  #closed = false;
+
+  private constructor(options: SshTransportOptions) {
+    this.#options = options;
+    this.machineId = options.machine.id;
+    this.#hostKeys =
+      typeof options.hostKeys === 'string'
+        ? new FileHostKeyStore(options.hostKeys)
+        : options.hostKeys;
+    this.#address = resolveAddress(options);
+
+    const auth = options.auth;
+    if ('privateKey' in auth) {
+      const key = parsePrivateKey(auth.privateKey, auth.passphrase);
+      this.#fixedKey = auth.certificate
+        ? certificateKey(key, parseCertificate(auth.certificate))
+        : key;
+      this.#authKind = auth.certificate ? 'certificate' : 'key';
+    } else {
+      this.#authKind = 'certificate';
+      this.#certificates =
+        auth.certificate instanceof SshCertificateCache
+          ? auth.certificate
+          : new SshCertificateCache(auth.certificate);
+    }
+  }
+
+  /**
+   * Connects to the machine and confirms its identity.
+   * @throws TransportError TRANSPORT_INVALID_INPUT, TRANSPORT_NOT_STARTED, TRANSPORT_CONNECT_FAILED,
+   * TRANSPORT_AUTH_FAILED, TRANSPORT_HOST_KEY_CHANGED, TRANSPORT_WRONG_MACHINE
+   */
+  static async connect(options: SshTransportOptions): Promise<SshTransport> {
+    assertStarted(options.app, options.machine);
+    const transport = new SshTransport(options);
+    await transport.#session();
+    return transport;
+  }
+
+  /** Returns the live connection, opening and verifying a new one when needed. */
+  async #session(): Promise<SshConnection> {
+    if (this.#closed) {
+      throw new TransportError(
+        'TRANSPORT_CLOSED',
+        `transport to machine ${this.machineId} is closed`,
+        {
+          machineId: this.machineId,
+          hint: 'open a new transport',
+        },
+      );
+    }
+    const current = await this.#connection?.catch(() => undefined);
+    if (current && !current.closed) return current;
+
+    this.#connection = this.#openVerified();
+    try {
+      return await this.#connection;
+    } catch (error) {
+      this.#connection = undefined;
+      throw error;
+    }
+  }
+
+  async #openVerified(): Promise<SshConnection> {
+    const key = this.#fixedKey ?? (await this.#certificates!.key());
+    const connection = await SshConnection.open({
+      app: this.#options.app,
+      machineId: this.machineId,
+      host: this.#address.host,
+      port: this.#address.port,
+      username: this.#options.username ?? 'root',
+      key,
+      authKind: this.#authKind,
+      hostKeys: this.#hostKeys,
+      acceptNewHostKey: this.#options.acceptNewHostKey ?? false,
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? 15_000,
+      keepaliveIntervalMs: this.#options.keepaliveIntervalMs ?? 10_000,
+      keepaliveCountMax: this.#options.keepaliveCountMax ?? 3,
+    });
+
+    try {
+      if (this.#options.verifyMachineId ?? true) await this.#verifyMachineId(connection);
+      // Pin only after the machine proved who it is, so a wrong machine never gets pinned.
+      const pinned = await this.#hostKeys.get(this.machineId);
+      if (!pinned?.key.equals(connection.hostKey.key))
+        await this.#hostKeys.set(this.machineId, connection.hostKey);
+      return connection;
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
+
+  async #verifyMachineId(connection: SshConnection): Promise<void> {
+    const output = await connection.exec(remoteCommands.machineId(), {
+      allowFailure: true,
+      timeoutMs: 15_000,
+    });
+    const reported = output.stdout.toString('utf8').trim();
+    if (output.exitCode === 0 && reported === this.machineId) return;
+
+    const address = `[${this.#address.host}]:${this.#address.port}`;
+    const found = reported ? `machine ${reported}` : 'a host that does not set FLY_MACHINE_ID';
+    throw new TransportError(
+      'TRANSPORT_WRONG_MACHINE',
+      `SSH at ${address} reached ${found}, not machine ${this.machineId}`,
+      {
+        machineId: this.machineId,
+        hint:
+          'the address may now belong to another machine (the requested one may be stopped or moved): check private_ip with `fly machine status`. ' +
+          'Pass verifyMachineId: false only for a server known not to set FLY_MACHINE_ID',
+      },
+    );
+  }
+
+  /** Returns the transfer context of the live connection. */
+  async #context(): Promise<SshTransferContext> {
+    const connection = await this.#session();
+    const sftp = await connection.sftp();
+    return {
+      connection,
+      sftp,
+      machineId: this.machineId,
+      degraded: this.#degraded,
+      remoteSha256: (path) => this.#remoteSha256(connection, path),
+    };
+  }
+
+  async #remoteSha256(connection: SshConnection, path: string): Promise<string | undefined> {
+    if (this.#hasSha256sum === false) return undefined;
+    const output = await connection.exec(remoteCommands.sha256(path), {
+      allowFailure: true,
+      timeoutMs: 15 * 60_000,
+    });
+    if (output.exitCode === 127) {
+      this.#hasSha256sum = false;
+      return undefined;
+    }
+    const digest = parseSha256Output(output.stdout.toString('utf8'));
+    if (output.exitCode !== 0 || !digest) {
+      throw new TransportError(
+        'TRANSPORT_COMMAND_FAILED',
+        `sha256sum of ${path} failed on machine ${this.machineId}: ${output.stderr.toString('utf8').trim()}`,
+        {
+          machineId: this.machineId,
+          path,
+          hint: 'check the file still exists and is readable',
+        },
+      );
+    }
+    this.#hasSha256sum = true;
+    return digest;
+  }
+
+  /**
+   * Runs a transfer attempt, reconnecting after a dropped connection and continuing from the
+   * partial file, at most `maxReconnects` times. After a protocol error the next attempts
+   * send one request at a time.
+   */
+  async #withReconnects<T>(
+    options: TransferOptions | undefined,
+    attempt: (context: SshTransferContext, plan: TransferPlan) => Promise<T>,
+  ): Promise<T> {
+    const plan = planTransfer(options);
+    const maxReconnects = this.#options.maxReconnects ?? 3;
+    let restarts = 0;
+    let reconnects = 0;
+
+    for (;;) {
+      try {
+        const context = await this.#context();
+        return await attempt(context, plan);
+      } catch (error) {
+        if (error instanceof RestartFromZero && restarts === 0) {
+          restarts += 1;
+          plan.resume = false;
+          continue;
+        }
+        const lost = this.#asConnectionLost(error);
+        if (!lost || reconnects >= maxReconnects) throw lost ?? error;
+        reconnects += 1;
+        plan.resume = true;
+        const current = await this.#connection?.catch(() => undefined);
+        await current?.close();
+      }
+    }
+  }
+
+  /** Returns a TRANSPORT_CONNECTION_LOST error when `error` means the connection is gone. */
+  #asConnectionLost(error: unknown): TransportError | undefined {
+    if (isTransportError(error))
+      return error.code === 'TRANSPORT_CONNECTION_LOST' ? error : undefined;
+    if (sftpStatus(error) !== undefined) return undefined;
+    if (!(error instanceof Error)) return undefined;
+
+    const level = (error as { level?: string }).level;
+    if (level === 'protocol' || PROTOCOL_ERROR.test(error.message)) this.#degraded = true;
+    return new TransportError(
+      'TRANSPORT_CONNECTION_LOST',
+      `SSH connection to machine ${this.machineId} lost: ${error.message}`,
+      {
+        machineId: this.machineId,
+        hint: 'run the transfer again; it resumes from the partial file',
+        cause: error,
+      },
+    );
+  }
+
+  async stat(remotePath: string, _opts?: OperationOptions): Promise<RemoteFileStat | undefined> {
+    const { sftp } = await this.#context();
+    const info = await statRemote(sftp, remotePath);
+    if (!info) return undefined;
+    return { size: info.size, mtimeMs: info.mtime * 1000, mode: info.mode & 0o7777 };
+  }
+
+  async readRange(
+    remotePath: string,
+    offset: number,
+    length: number,
+    _opts?: OperationOptions,
+  ): Promise<Buffer> {
+    const { sftp } = await this.#context();
+    const handle = await openRemote(sftp, remotePath, 'r').catch((error: unknown) => {
+      throw sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE
+        ? remoteNotFound(this.machineId, remotePath)
+        : error;
+    });
+    try {
+      const parts: Buffer[] = [];
+      let read = 0;
+      while (read < length) {
+        const part = await readRemote(sftp, handle, offset + read, length - read);
+        if (part.length === 0) break;
+        parts.push(part);
+        read += part.length;
+      }
+      return Buffer.concat(parts);
+    } finally {
+      await closeRemote(sftp, handle);
+    }
+  }
+
+  async download(
+    remotePath: string,
+    localPath: string,
+    opts?: TransferOptions,
+  ): Promise<TransferResult> {
+    await assertLocalDirectory(localPath, this.machineId);
+    return this.#withReconnects(opts, (context, plan) =>
+      downloadOnce(context, remotePath, localPath, plan),
+    );
+  }
+
+  async upload(
+    localPath: string,
+    remotePath: string,
+    opts?: TransferOptions,
+  ): Promise<TransferResult> {
+    const { result, temporary } = await this.#withReconnects(opts, (context, plan) =>
+      uploadOnce(context, localPath, remotePath, plan),
+    );
+    await this.rename(temporary, remotePath);
+    return result;
+  }
+
+  async rename(from: string, to: string, _opts?: OperationOptions): Promise<void> {
+    const context = await this.#context();
+    if (hasExtension(context.sftp, 'posix-rename@openssh.com')) {
+      await posixRenameRemote(context.sftp, from, to).catch((error: unknown) => {
+        throw sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE
+          ? remoteNotFound(this.machineId, from)
+          : error;
+      });
+    } else {
+      await this.exec(remoteCommands.move(from, to));
+    }
+    // Flush the folder entry, so the new name survives a crash of the machine.
+    await context.connection.exec(remoteCommands.sync(), { allowFailure: true });
+  }
+
+  async remove(remotePath: string, _opts?: OperationOptions): Promise<void> {
+    const { sftp } = await this.#context();
+    await unlinkRemote(sftp, remotePath);
+  }
+
+  async exec(argv: string[], opts?: ExecOptions): Promise<ExecOutput> {
+    if (argv.length === 0) {
+      throw new TransportError('TRANSPORT_INVALID_INPUT', 'invalid command: empty argv', {
+        machineId: this.machineId,
+        hint: 'pass the program and its arguments, e.g. ["ls", "/data"]',
+      });
+    }
+    const connection = await this.#session();
+    return connection.exec(argv, opts);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const connection = await this.#connection?.catch(() => undefined);
+    await connection?.close();
+  }
+}
+
+/**
+ * Fails fast when the machine is known not to be started, since its SSH server runs inside it.
+ * @throws TransportError TRANSPORT_NOT_STARTED
+ */
+export function assertStarted(app: string, machine: TransportMachine): void {
+  if (!machine.state || machine.state === 'started') return;
+  throw new TransportError(
+    'TRANSPORT_NOT_STARTED',
+    `machine ${machine.id} is ${machine.state}, so its SSH server is not running`,
+    {
+      machineId: machine.id,
+      hint: `start it with \`fly machine start ${machine.id} -a ${app}\` (or client.machines.start) and wait for state started`,
+    },
+  );
+}
+
+function resolveAddress(options: SshTransportOptions): { host: string; port: number } {
+  const defaultPort = options.port ?? 22;
+  const { address, addressTemplate, machine, app } = options;
+
+  if (typeof address === 'object') return { host: address.host, port: address.port ?? defaultPort };
+  if (typeof address === 'string') return parseAddress(address, defaultPort);
+  if (addressTemplate) {
+    const host = addressTemplate
+      .replaceAll('{machine}', machine.id)
+      .replaceAll('{app}', app)
+      .replaceAll('{region}', machine.region ?? '');
+    return { host, port: defaultPort };
+  }
+  if (machine.private_ip) return { host: machine.private_ip, port: defaultPort };
+
+  throw new TransportError(
+    'TRANSPORT_INVALID_INPUT',
+    `machine ${machine.id} has no private_ip and no address was given`,
+    {
+      machineId: machine.id,
+      hint: 'pass the machine object from the Machines API, an addressTemplate such as {machine}.vm.{app}.internal, or an address',
+    },
+  );
+}
+
+/** Parses `host:port`, `[ipv6]:port` or a bare host. */
+function parseAddress(text: string, defaultPort: number): { host: string; port: number } {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (bracketed)
+    return { host: bracketed[1]!, port: bracketed[2] ? Number(bracketed[2]) : defaultPort };
+
+  const hostPort = /^([^:]+):(\d+)$/.exec(text);
+  if (hostPort) return { host: hostPort[1]!, port: Number(hostPort[2]) };
+  if (text !== '') return { host: text, port: defaultPort };
+
+  throw new TransportError('TRANSPORT_INVALID_INPUT', 'invalid SSH address: empty', {
+    hint: 'pass host:port, e.g. 127.0.0.1:10022 for a `fly proxy` tunnel',
+  });
+}

@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { posix } from 'node:path';
+
+import { TransportError } from './errors.js';
+import { hashFilePrefix, localFileSize, partialPath } from './local-files.js';
+import type { TransferResult } from './machine-transport.js';
+import { parseDiskFreeOutput, remoteCommands } from './remote-commands.js';
+import {
+  closeRemote,
+  fsyncRemote,
+  hasExtension,
+  openRemote,
+  SFTP_STATUS,
+  sftpStatus,
+  statRemote,
+  unlinkRemote,
+} from './sftp-calls.js';
+import { pipelineShape, writePipelined } from './sftp-pipeline.js';
+import { readBackSha256, remoteNotFound, type SshTransferContext } from './ssh-download.js';
+import {
+  checksumMismatch,
+  RestartFromZero,
+  sizeMismatch,
+  type TransferPlan,
+} from './transfer-attempt.js';
+import { TransferWatch } from './transfer-watch.js';
+
+/**
+ * One attempt to upload `localPath` to the partial name of `remotePath` over SFTP: stream
+ * (continuing a remote partial file when allowed), fsync on the machine, compare size and
+ * sha256, then let the caller rename it into place. The remote partial file is removed when
+ * the checksum differs.
+ * @returns the result and the partial path to rename.
+ * @throws RestartFromZero when a resumed file failed its checksum.
+ */
+export async function uploadOnce(
+  context: SshTransferContext,
+  localPath: string,
+  remotePath: string,
+  plan: TransferPlan,
+): Promise<{ result: TransferResult; temporary: string }> {
+  const { sftp, machineId } = context;
+  const startedAt = Date.now();
+  const total = await localFileSize(localPath, machineId);
+
+  const folder = posix.dirname(remotePath);
+  const folderInfo = await statRemote(sftp, folder);
+  if (!folderInfo?.isDirectory()) throw remoteNotFound(machineId, folder, 'folder');
+
+  // Continue a remote partial file from an earlier attempt when it is not longer than the source.
+  const temporary = partialPath(remotePath);
+  const existing = plan.resume ? await statRemote(sftp, temporary) : undefined;
+  const start = existing?.isFile() && existing.size <= total ? existing.size : 0;
+  await assertRemoteSpace(context, folder, total - start, remotePath);
+
+  const hash = createHash('sha256');
+  await hashFilePrefix(localPath, start, hash);
+
+  const watch = new TransferWatch({
+    total,
+    startBytes: start,
+    idleTimeoutMs: plan.options.idleTimeoutMs,
+    deadlineAt: plan.deadlineAt,
+    signal: plan.options.signal,
+    onProgress: plan.options.onProgress,
+    onFailure: () => context.connection.client.destroy(),
+    machineId,
+    path: remotePath,
+  });
+
+  let succeeded = false;
+  try {
+    await streamFromLocal(context, localPath, temporary, start, total, hash, watch);
+    const localSha256 = hash.digest('hex');
+
+    const written = await statRemote(sftp, temporary);
+    if (written?.size !== total) {
+      await unlinkRemote(sftp, temporary);
+      throw sizeMismatch(machineId, remotePath, total, written?.size ?? 0);
+    }
+    watch.touch();
+    const remoteSha256 =
+      (await context.remoteSha256(temporary)) ??
+      (await readBackSha256(context, temporary, total, watch));
+    watch.throwIfFailed();
+    if (remoteSha256 !== localSha256) {
+      await unlinkRemote(sftp, temporary);
+      if (start > 0) throw new RestartFromZero();
+      throw checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
+    }
+
+    succeeded = true;
+    const result: TransferResult = {
+      bytes: total,
+      sha256: localSha256,
+      durationMs: Date.now() - startedAt,
+      ...(start > 0 ? { resumedFrom: start } : {}),
+    };
+    return { result, temporary };
+  } catch (error) {
+    throw watch.failure ?? (await diskFullOrSelf(context, folder, remotePath, error));
+  } finally {
+    watch.finish(succeeded);
+  }
+}
+
+async function streamFromLocal(
+  context: SshTransferContext,
+  localPath: string,
+  temporary: string,
+  start: number,
+  total: number,
+  hash: ReturnType<typeof createHash>,
+  watch: TransferWatch,
+): Promise<void> {
+  const { sftp, connection } = context;
+  const local = await open(localPath, 'r');
+  let remote: Buffer | undefined;
+  try {
+    remote = await openRemote(sftp, temporary, start > 0 ? 'r+' : 'w');
+    await writePipelined({
+      sftp,
+      handle: remote,
+      start,
+      end: total,
+      ...pipelineShape(sftp, 'write', context.degraded),
+      produce: async (offset, length) => {
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await local.read(buffer, 0, length, offset);
+        if (bytesRead !== length)
+          throw new Error(`local file ${localPath} changed size during the upload`);
+        hash.update(buffer);
+        return buffer;
+      },
+      acknowledged: (count) => watch.advance(count),
+    });
+
+    // Make the bytes durable on the machine before they are checked and renamed.
+    if (hasExtension(sftp, 'fsync@openssh.com')) {
+      await fsyncRemote(sftp, remote);
+    } else {
+      await connection.exec(remoteCommands.sync(), { allowFailure: true });
+    }
+  } finally {
+    await local.close();
+    if (remote && !connection.closed) await closeRemote(sftp, remote);
+  }
+}
+
+/**
+ * Checks with `df` that the machine's volume has room for `needed` bytes; machines without
+ * `df` are not checked here, and a full disk then shows as a failed write.
+ */
+async function assertRemoteSpace(
+  context: SshTransferContext,
+  folder: string,
+  needed: number,
+  remotePath: string,
+): Promise<void> {
+  const available = await remoteAvailableBytes(context, folder);
+  if (available === undefined || available >= needed) return;
+  throw remoteDiskFull(
+    context.machineId,
+    remotePath,
+    `${needed} bytes needed, ${available} available`,
+  );
+}
+
+async function remoteAvailableBytes(
+  context: SshTransferContext,
+  folder: string,
+): Promise<number | undefined> {
+  const output = await context.connection.exec(remoteCommands.diskFree(folder), {
+    allowFailure: true,
+  });
+  if (output.exitCode !== 0) return undefined;
+  return parseDiskFreeOutput(output.stdout.toString('utf8'));
+}
+
+function remoteDiskFull(machineId: string, remotePath: string, detail: string): TransportError {
+  return new TransportError(
+    'TRANSPORT_DISK_FULL',
+    `volume of machine ${machineId} is full for ${remotePath}: ${detail}`,
+    {
+      machineId,
+      path: remotePath,
+      hint: 'free space on the volume or extend it (`fly volumes extend`), then run the upload again',
+    },
+  );
+}
+
+/** Turns a generic SFTP write failure into TRANSPORT_DISK_FULL when the volume has no room left. */
+async function diskFullOrSelf(
+  context: SshTransferContext,
+  folder: string,
+  remotePath: string,
+  error: unknown,
+): Promise<unknown> {
+  if (sftpStatus(error) !== SFTP_STATUS.FAILURE || context.connection.closed) return error;
+  const available = await remoteAvailableBytes(context, folder).catch(() => undefined);
+  if (available === undefined || available > 64 * 1024) return error;
+  return remoteDiskFull(
+    context.machineId,
+    remotePath,
+    `a write failed with ${available} bytes left`,
+  );
+}

@@ -1,0 +1,66 @@
+import { TransportError } from './errors.js';
+import type { TransferOptions } from './machine-transport.js';
+
+/**
+ * Thrown by one transfer attempt when a resumed file failed its checksum: the partial file
+ * was removed and the transfer starts again from byte 0.
+ */
+export class RestartFromZero extends Error {
+  constructor() {
+    super('resumed transfer failed its checksum; restarting from byte 0');
+  }
+}
+
+/** Settings shared by all attempts of one transfer. */
+export interface TransferPlan {
+  options: TransferOptions;
+  /** Absolute deadline (ms since epoch) for all attempts together. */
+  deadlineAt: number | undefined;
+  /** Whether this attempt may continue from a partial file. */
+  resume: boolean;
+}
+
+/** Starts the plan of a transfer from the caller's options. */
+export function planTransfer(options: TransferOptions = {}): TransferPlan {
+  return {
+    options,
+    deadlineAt: options.deadlineMs === undefined ? undefined : Date.now() + options.deadlineMs,
+    resume: options.resume ?? true,
+  };
+}
+
+/** Returns the TRANSPORT_CHECKSUM_MISMATCH error for a transfer whose two ends differ. */
+export function checksumMismatch(
+  machineId: string,
+  path: string,
+  localSha256: string,
+  remoteSha256: string,
+): TransportError {
+  return new TransportError(
+    'TRANSPORT_CHECKSUM_MISMATCH',
+    `sha256 of ${path} differs between the machine (${remoteSha256}) and this side (${localSha256})`,
+    {
+      machineId,
+      path,
+      hint: 'the copy was discarded; run the transfer again, and if it repeats, check whether the file is being written during the transfer',
+    },
+  );
+}
+
+/** Returns the TRANSPORT_CHECKSUM_MISMATCH error for a size difference after a transfer. */
+export function sizeMismatch(
+  machineId: string,
+  path: string,
+  expected: number,
+  actual: number,
+): TransportError {
+  return new TransportError(
+    'TRANSPORT_CHECKSUM_MISMATCH',
+    `size of ${path} is ${actual} bytes after the transfer, expected ${expected}`,
+    {
+      machineId,
+      path,
+      hint: 'the copy was discarded; run the transfer again, and if it repeats, check whether the file is being written during the transfer',
+    },
+  );
+}
