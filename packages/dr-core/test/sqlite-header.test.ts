@@ -141,4 +141,3 @@ describe('diffLiveDatabaseState', () => {
     expect(diffLiveDatabaseState(before, read()).join('; ')).toContain('file change counter');
   });
 });
-

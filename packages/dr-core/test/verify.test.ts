@@ -3,13 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DrError, isDrError } from '../src/errors.js';
 import { verifyDatabaseFile } from '../src/verify.js';
-import {
-  chinookSha256,
-  copyChinook,
-  insertEvents,
-  openWalDatabase,
-  tempDir,
-} from './helpers.js';
+import { chinookSha256, copyChinook, insertEvents, openWalDatabase, tempDir } from './helpers.js';
 
 async function rejection(promise: Promise<unknown>): Promise<DrError> {
   try {
