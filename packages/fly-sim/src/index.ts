@@ -1,1 +1,2 @@
 export const packageName = '@flydr/fly-sim';
+export { createMswDispatcher, type MswHandlerSource } from './msw-dispatcher.js';
