@@ -34,7 +34,7 @@ type LegacyHandler = {
     statusText: string,
   ) => boolean;
   onData?: (chunk: Buffer) => boolean;
-  onComplete?: (trailers: Buffer[] | null) => void;
+  onComplete?: (trailers: Buffer[]) => void;
   onError?: (error: Error) => void;
 };
 
@@ -258,7 +258,7 @@ function legacyCallbacks(handler: LegacyHandler): ExchangeCallbacks {
       handler.onData?.(chunk);
     },
     end() {
-      handler.onComplete?.(null);
+      handler.onComplete?.([]);
     },
     error(error) {
       handler.onError?.(error);

@@ -1,0 +1,13 @@
+import type { SimImageSpec } from '../options.js';
+import type { MachineFiles } from './machine-files.js';
+
+/** What a command on a simulated machine can reach. */
+export interface CommandContext {
+  machineId: string;
+  files: MachineFiles;
+  image: SimImageSpec;
+  /** The machine's environment (config env plus FLY_* variables). */
+  env: Record<string, string>;
+  /** Reads all of standard input; commands that never call it run without waiting for EOF. */
+  stdin(): Promise<Buffer>;
+}

@@ -1,0 +1,94 @@
+import { posix, resolve as resolveHost, sep } from 'node:path';
+
+/** Why a machine path cannot be used. */
+export class MachineFileError extends Error {
+  constructor(
+    readonly code: 'ENOENT' | 'EROFS' | 'EBUSY',
+    readonly guestPath: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MachineFileError';
+  }
+}
+
+/** Called before a command or SFTP request changes a file on the machine. */
+export type WriteObserver = (guestPath: string, operation: string) => void;
+
+/**
+ * The files of a simulated machine: only its volume, at the mount path, backed by a local
+ * folder. The mount's ancestors (e.g. `/` and `/app`) exist as read-only directories;
+ * every other path is missing.
+ */
+export class MachineFiles {
+  constructor(
+    /** Where the volume is mounted, e.g. /app/data; undefined for a machine without a volume. */
+    readonly mountPath: string | undefined,
+    /** Local folder of the volume. */
+    readonly volumeDir: string | undefined,
+    /** Size of the volume in bytes. */
+    readonly capacityBytes: number,
+    private readonly observeWrite: WriteObserver,
+  ) {}
+
+  /** Normalizes a machine path; relative paths resolve against `cwd`. */
+  normalize(path: string, cwd = '/'): string {
+    return posix.resolve(cwd, path);
+  }
+
+  /** Whether the normalized path is the mount or inside it. */
+  isInVolume(guestPath: string): boolean {
+    const mount = this.mountPath;
+    if (mount === undefined) return false;
+    return guestPath === mount || guestPath.startsWith(`${mount}/`);
+  }
+
+  /** Whether the normalized path is a directory above the mount, such as `/` or `/app`. */
+  isAboveMount(guestPath: string): boolean {
+    const mount = this.mountPath;
+    if (mount === undefined) return guestPath === '/';
+    return guestPath === '/' || mount.startsWith(`${guestPath}/`);
+  }
+
+  /**
+   * Maps a machine path inside the volume to its local path.
+   *
+   * @throws MachineFileError ENOENT for a path outside the volume.
+   */
+  hostPath(path: string, cwd = '/'): string {
+    const guestPath = this.normalize(path, cwd);
+    const mount = this.mountPath;
+    const dir = this.volumeDir;
+    if (mount === undefined || dir === undefined || !this.isInVolume(guestPath)) {
+      throw new MachineFileError(
+        'ENOENT',
+        guestPath,
+        `${guestPath}: No such file or directory (the simulated machine has only its volume${mount === undefined ? '' : ` at ${mount}`})`,
+      );
+    }
+    const host = resolveHost(dir, `.${guestPath.slice(mount.length)}`);
+    if (host !== dir && !host.startsWith(`${dir}${sep}`)) {
+      throw new MachineFileError('ENOENT', guestPath, `${guestPath}: No such file or directory`);
+    }
+    return host;
+  }
+
+  /**
+   * Maps a path that is about to be changed, after telling the write observer.
+   *
+   * @throws MachineFileError EROFS for a directory above the mount, EBUSY for the mount
+   *   itself, ENOENT elsewhere outside the volume.
+   */
+  writablePath(path: string, operation: string, cwd = '/'): string {
+    const guestPath = this.normalize(path, cwd);
+    if (this.isAboveMount(guestPath)) {
+      throw new MachineFileError('EROFS', guestPath, `${guestPath}: Read-only file system`);
+    }
+    if (guestPath === this.mountPath) {
+      throw new MachineFileError('EBUSY', guestPath, `${guestPath}: Device or resource busy`);
+    }
+    const host = this.hostPath(guestPath);
+    this.observeWrite(guestPath, operation);
+    return host;
+  }
+}
