@@ -13,12 +13,24 @@ import type { CheckpointedDatabase } from './checkpoint.js';
 import { removeQuietly, tempPathFor } from './durable-fs.js';
 import { DrError } from './errors.js';
 import { type DrEventListener, type DrOperation, runStep, safeListener } from './events.js';
-import type { FlyClientLike, MachineTransportFactoryLike } from './fly-types.js';
+import type { FlyClient, MachineTransport, MachineTransportFactory } from './fly-types.js';
 import { snapshotLocalDatabase } from './local-snapshot.js';
 import { acquireAppLock } from './lock.js';
 import { type DrLogger, silentLogger } from './logger.js';
+import { backupFromMachine, type RemoteBackupOptions } from './remote-backup.js';
+import { transferError } from './remote-database.js';
+import {
+  type RemoteRestoreOptions,
+  type RemoteRestoreReport,
+  restoreOntoMachine,
+} from './remote-restore.js';
 import { type RestoredFile, restoreFileTo } from './restore-file.js';
 import { planRetention, type RetentionPlan, type RetentionPolicy } from './retention.js';
+import {
+  type MachineSelector,
+  selectSourceMachine,
+  selectTargetMachine,
+} from './source-machine.js';
 import { defaultStateDir, ensureStateDir, validateAppName } from './state-dir.js';
 import type { CheckKind } from './verify.js';
 
@@ -29,9 +41,9 @@ export interface DisasterRecoveryOptions {
   /** Path of the database on the machine's volume, for example `/app/data/app.db`. */
   databasePath: string;
   /** Machines API client; needed for operations on machines. */
-  client?: FlyClientLike;
+  client?: FlyClient;
   /** Opens file transports to machines; needed for operations on machines. */
-  transportFactory?: MachineTransportFactoryLike;
+  transportFactory?: MachineTransportFactory;
   /** @default `~/.local/state/flydr/<app>` (or under `$XDG_STATE_HOME`) */
   stateDir?: string;
   /** @default a logger that drops every record */
@@ -54,6 +66,12 @@ export interface BackupFileOptions {
   volumeId?: string;
   imageRef?: string;
 }
+
+/** Options of {@link DisasterRecovery.backup}. */
+export interface BackupOptions extends MachineSelector, Omit<RemoteBackupOptions, 'reason'> {}
+
+/** Options of {@link DisasterRecovery.restore}. */
+export interface RestoreOptions extends MachineSelector, RemoteRestoreOptions {}
 
 /** Which backups {@link DisasterRecovery.verify} rechecks: the newest, one id, or all. */
 export type VerifyTarget = 'latest' | 'all' | number;
@@ -92,6 +110,20 @@ export interface DisasterRecovery {
   readonly app: string;
   readonly databasePath: string;
   readonly stateDir: string;
+  /**
+   * Takes a consistent snapshot of the database on the source machine (the started machine
+   * that mounts its volume, or the one selected), verifies it and catalogues it.
+   * @throws DrError `DR_SOURCE_MACHINE`, `DR_MACHINE_NOT_STARTED`, `DR_REMOTE_DB_MISSING`,
+   *   `DR_NO_SPACE`, `DR_CONCURRENT_CHANGE`, `DR_TRANSFER_FAILED`, `DR_REMOTE_COMMAND`, the
+   *   verify errors, `DR_LOCKED`; `DR_INVALID_INPUT` without a client or transport factory.
+   */
+  backup(options?: BackupOptions): Promise<BackupRecord>;
+  /**
+   * Restores a backup (default: the newest verified) onto the machine that mounts the
+   * database's volume, in maintenance mode, keeping a verified copy of what it replaces.
+   * @throws DrError see {@link restoreOntoMachine}, `DR_BACKUP_NOT_FOUND`, `DR_LOCKED`.
+   */
+  restore(target?: 'latest' | number, options?: RestoreOptions): Promise<RemoteRestoreReport>;
   /**
    * Snapshots a database file on this host (which may be in use) into the catalog.
    * @throws DrError any verify error, `DR_LOCKED`, `DR_NO_SPACE`.
@@ -137,6 +169,8 @@ class DisasterRecoveryImpl implements DisasterRecovery {
   private readonly emit: DrEventListener;
   private readonly check: CheckKind;
   private readonly now: () => Date;
+  private readonly client: FlyClient | undefined;
+  private readonly transportFactory: MachineTransportFactory | undefined;
   private catalogPromise: Promise<Catalog> | undefined;
 
   constructor(options: DisasterRecoveryOptions) {
@@ -155,6 +189,91 @@ class DisasterRecoveryImpl implements DisasterRecovery {
     this.emit = safeListener(options.onEvent);
     this.check = options.check ?? 'quick';
     this.now = options.now ?? (() => new Date());
+    this.client = options.client;
+    this.transportFactory = options.transportFactory;
+  }
+
+  async backup(options: BackupOptions = {}): Promise<BackupRecord> {
+    const { client, transportFactory } = this.remote('backup');
+    return this.locked('backup', async (catalog) => {
+      const source = await runStep(this.emit, 'backup', 'select-machine', () =>
+        selectSourceMachine(client, this.app, this.databasePath, options),
+      );
+      const transport = await runStep(this.emit, 'backup', 'connect', () =>
+        connect(transportFactory, source.machine, this.databasePath),
+      );
+      try {
+        return await backupFromMachine(
+          {
+            app: this.app,
+            databasePath: this.databasePath,
+            catalog,
+            logger: this.logger,
+            emit: this.emit,
+            operation: 'backup',
+            now: this.now,
+          },
+          source,
+          transport,
+          { ...options, check: options.check ?? this.check },
+        );
+      } finally {
+        await transport.close().catch(() => {});
+      }
+    });
+  }
+
+  async restore(
+    target: 'latest' | number = 'latest',
+    options: RestoreOptions = {},
+  ): Promise<RemoteRestoreReport> {
+    const { client, transportFactory } = this.remote('restore');
+    return this.locked('restore', async (catalog) => {
+      const backup =
+        target === 'latest'
+          ? latestVerifiedOrThrow(catalog, this.app)
+          : findBackup(catalog, target);
+      const machine = await runStep(this.emit, 'restore', 'select-machine', () =>
+        selectTargetMachine(client, this.app, this.databasePath, options),
+      );
+      const report = await restoreOntoMachine(
+        {
+          app: this.app,
+          databasePath: this.databasePath,
+          client,
+          transportFactory,
+          catalog,
+          logger: this.logger,
+          emit: this.emit,
+          now: this.now,
+        },
+        backup,
+        machine,
+        { ...options, check: options.check ?? this.check },
+      );
+      this.logger.info('restored backup onto machine', {
+        app: this.app,
+        backup_id: backup.id,
+        machine_id: report.machineId,
+        duration_ms: report.durationMs,
+      });
+      return report;
+    });
+  }
+
+  private remote(operation: string): {
+    client: FlyClient;
+    transportFactory: MachineTransportFactory;
+  } {
+    if (this.client === undefined || this.transportFactory === undefined) {
+      throw new DrError(
+        'DR_INVALID_INPUT',
+        `${operation} on a machine needs both a Fly client and a transport factory`,
+        'Pass client (createFlyClient) and transportFactory (createSshTransportFactory or createExecTransportFactory) to createDisasterRecovery.',
+        {},
+      );
+    }
+    return { client: this.client, transportFactory: this.transportFactory };
   }
 
   async backupFile(localPath: string, options: BackupFileOptions = {}): Promise<BackupRecord> {
@@ -360,6 +479,18 @@ class DisasterRecoveryImpl implements DisasterRecovery {
       description: snapshot.description,
       sourceJournalMode: snapshot.sourceJournalMode,
     };
+  }
+}
+
+async function connect(
+  factory: MachineTransportFactory,
+  machine: Parameters<MachineTransportFactory>[0],
+  databasePath: string,
+): Promise<MachineTransport> {
+  try {
+    return await factory(machine);
+  } catch (error) {
+    throw transferError(error, 'connect', machine.id, databasePath);
   }
 }
 

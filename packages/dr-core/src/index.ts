@@ -21,12 +21,14 @@ export {
 } from './checkpoint.js';
 export {
   type BackupFileOptions,
+  type BackupOptions,
   createDisasterRecovery,
   type DeleteOptions,
   type DisasterRecovery,
   type DisasterRecoveryOptions,
   type PruneOptions,
   type PruneResult,
+  type RestoreOptions,
   type RestoreToFileOptions,
   type VerifyTarget,
 } from './disaster-recovery.js';
@@ -39,10 +41,25 @@ export type {
   StepStartEvent,
   TransferProgressEvent,
 } from './events.js';
-export type * from './fly-types.js';
+
 export { snapshotLocalDatabase } from './local-snapshot.js';
 export { type AppLock, acquireAppLock, LOCK_FILE_NAME, type LockHolder } from './lock.js';
 export { type DrLogger, type LogFields, silentLogger } from './logger.js';
+export { type HealthWaitOptions, waitForHealthy } from './machine-health.js';
+export { MAINTENANCE_INIT_EXEC, maintenanceConfig } from './maintenance-mode.js';
+export { backupFromMachine, type RemoteBackupOptions } from './remote-backup.js';
+export {
+  type RemoteRestoreOptions,
+  type RemoteRestoreReport,
+  restoreOntoMachine,
+} from './remote-restore.js';
+export {
+  chooseStrategy,
+  type RemoteSnapshot,
+  type RemoteSnapshotOptions,
+  type RemoteStrategy,
+  takeRemoteSnapshot,
+} from './remote-snapshot.js';
 export { type RestoredFile, type RestoreFileOptions, restoreFileTo } from './restore-file.js';
 export {
   DEFAULT_KEEP_DAYS,
@@ -52,6 +69,14 @@ export {
   type RetentionPlan,
   type RetentionPolicy,
 } from './retention.js';
+export {
+  describeMachines,
+  type MachineSelector,
+  mountHolding,
+  type SelectedMachine,
+  selectSourceMachine,
+  selectTargetMachine,
+} from './source-machine.js';
 export {
   type DatabaseHeader,
   diffLiveDatabaseState,

@@ -1,0 +1,89 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DrError, messageOf } from './errors.js';
+import type { FlyClient, Machine } from './fly-types.js';
+
+/** Options of {@link waitForHealthy}. */
+export interface HealthWaitOptions {
+  /** Also require `GET healthUrl` to answer 2xx. */
+  healthUrl?: string;
+  /** @default 120000 */
+  timeoutMs?: number;
+  /** Pause between polls. @default 500 */
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Waits until the machine is `started`, every health check Fly reports for it is
+ * `passing`, and the health URL (when given) answers 2xx.
+ *
+ * @throws DrError `DR_HEALTH_FAILED` naming the failing checks, or the last health URL
+ *   answer, when the time runs out.
+ */
+export async function waitForHealthy(
+  client: FlyClient,
+  app: string,
+  machineId: string,
+  options: HealthWaitOptions = {},
+): Promise<Machine> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  const pollMs = options.pollMs ?? 500;
+  let problem = 'no poll finished';
+  for (;;) {
+    const machine = await client.machines.get(
+      app,
+      machineId,
+      options.signal === undefined ? {} : { signal: options.signal },
+    );
+    problem =
+      machineProblem(machine) ?? (await healthUrlProblem(options.healthUrl, options.signal)) ?? '';
+    if (problem === '') {
+      return machine;
+    }
+    if (Date.now() + pollMs > deadline) {
+      break;
+    }
+    await sleep(pollMs, undefined, options.signal === undefined ? {} : { signal: options.signal });
+  }
+  throw new DrError(
+    'DR_HEALTH_FAILED',
+    `machine ${machineId} of app ${app} did not become healthy: ${problem}`,
+    'Look at the app logs (fly logs); flydr put the previous database and config back.',
+    { machineId },
+  );
+}
+
+function machineProblem(machine: Machine): string | undefined {
+  if (machine.state !== 'started') {
+    return `state is ${machine.state}`;
+  }
+  const failing = (machine.checks ?? []).filter((check) => check.status !== 'passing');
+  if (failing.length > 0) {
+    return `checks not passing: ${failing
+      .map(
+        (check) =>
+          `${check.name ?? 'check'}=${check.status ?? 'unknown'}${check.output ? ` (${check.output})` : ''}`,
+      )
+      .join(', ')}`;
+  }
+  return undefined;
+}
+
+async function healthUrlProblem(
+  url: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  if (url === undefined) {
+    return undefined;
+  }
+  try {
+    const timeout = AbortSignal.timeout(5_000);
+    const response = await fetch(url, {
+      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+    });
+    await response.arrayBuffer();
+    return response.ok ? undefined : `GET ${url} answered ${response.status}`;
+  } catch (error) {
+    return `GET ${url} failed: ${messageOf(error)}`;
+  }
+}

@@ -1,0 +1,57 @@
+import type { FlyClient, Machine, MachineConfig } from './fly-types.js';
+
+/** Command a machine runs in maintenance mode instead of the app: it only stays started. */
+export const MAINTENANCE_INIT_EXEC = ['sleep', 'inf'];
+
+/**
+ * Returns the config that keeps the machine started without running the app: the same
+ * config with `init.exec` overridden, and without `services` and `checks`, so the Fly
+ * proxy neither routes requests to it nor stops it as idle, and no check fails while the
+ * app is down.
+ */
+export function maintenanceConfig(config: MachineConfig): MachineConfig {
+  const copy = structuredClone(config);
+  copy.init = { ...(copy.init ?? {}), exec: [...MAINTENANCE_INIT_EXEC] };
+  delete copy.services;
+  delete copy.checks;
+  return copy;
+}
+
+/** Options of {@link applyConfig}. */
+export interface ApplyConfigOptions {
+  /** Budget for reaching `started`. @default 120000 */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Updates the machine's config and waits until it is `started` again, starting it when
+ * the update left it stopped. Returns the machine as Fly reports it afterwards.
+ *
+ * @throws the client's FlyError classes (FLY_TIMEOUT when it never starts).
+ */
+export async function applyConfig(
+  client: FlyClient,
+  app: string,
+  machineId: string,
+  config: MachineConfig,
+  options: ApplyConfigOptions = {},
+): Promise<Machine> {
+  const call = options.signal === undefined ? {} : { signal: options.signal };
+  const updated = await client.machines.update(app, machineId, { config }, call);
+  const current = await client.machines.get(app, machineId, call);
+  if (current.state === 'stopped' || current.state === 'suspended' || current.state === 'created') {
+    await client.machines.start(app, machineId, call);
+  }
+  await client.machines.wait(
+    app,
+    machineId,
+    {
+      state: 'started',
+      ...(updated.instance_id ? { instanceId: updated.instance_id } : {}),
+      timeoutMs: options.timeoutMs ?? 120_000,
+    },
+    call,
+  );
+  return client.machines.get(app, machineId, call);
+}

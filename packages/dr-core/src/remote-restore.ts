@@ -1,0 +1,368 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { withLease } from '@flydr/fly-client';
+import { utcTimestamp } from './backup-store.js';
+import type { BackupRecord, Catalog } from './catalog.js';
+import { tempPathFor } from './durable-fs.js';
+import { DrError, messageOf } from './errors.js';
+import { type DrEventListener, runStep } from './events.js';
+import type {
+  FlyClient,
+  MachineConfig,
+  MachineTransport,
+  MachineTransportFactory,
+} from './fly-types.js';
+import type { DrLogger } from './logger.js';
+import { waitForHealthy } from './machine-health.js';
+import { applyConfig, maintenanceConfig } from './maintenance-mode.js';
+import { backupFromMachine } from './remote-backup.js';
+import { remoteFreeBytes, remoteTempPath, transferError } from './remote-database.js';
+import type { RemoteStrategy } from './remote-snapshot.js';
+import { restoreFileTo, SIDECAR_SUFFIXES } from './restore-file.js';
+import type { SelectedMachine } from './source-machine.js';
+import type { CheckKind } from './verify.js';
+
+/** What a restore onto a machine needs from its caller. */
+export interface RemoteRestoreContext {
+  app: string;
+  databasePath: string;
+  client: FlyClient;
+  transportFactory: MachineTransportFactory;
+  catalog: Catalog;
+  logger: DrLogger;
+  emit: DrEventListener;
+  now: () => Date;
+}
+
+/** Options of a restore onto a machine. */
+export interface RemoteRestoreOptions {
+  /** `GET` this URL after the restore; anything but 2xx rolls the restore back. */
+  healthUrl?: string;
+  /** Strategy of the copy of the current database taken first. @default 'auto' */
+  strategy?: RemoteStrategy | 'auto';
+  /** @default 'quick' */
+  check?: CheckKind;
+  /** Budget for each wait for `started`. @default 120000 */
+  startTimeoutMs?: number;
+  /** Budget for checks and the health URL to pass. @default 120000 */
+  healthTimeoutMs?: number;
+  /** Pause between health polls. @default 500 */
+  healthPollMs?: number;
+  /** Lease length on the machine, refreshed while the restore runs. @default 60 */
+  leaseTtlSeconds?: number;
+  signal?: AbortSignal;
+}
+
+/** What a restore onto a machine did. */
+export interface RemoteRestoreReport {
+  backup: BackupRecord;
+  machineId: string;
+  /** The verified copy of the database that was replaced; absent when there was none. */
+  preRestoreBackup?: BackupRecord;
+  /** Files moved aside on the volume, as `from -> to`. */
+  movedAside: { from: string; to: string }[];
+  durationMs: number;
+}
+
+interface RestoreState {
+  savedConfig?: MachineConfig;
+  inMaintenance: boolean;
+  transport?: MachineTransport;
+  uploadedTemp?: string;
+  movedAside: { from: string; to: string }[];
+  swapped: boolean;
+  configRestored: boolean;
+}
+
+/**
+ * Restores a catalogued backup onto a machine in maintenance mode: saves the machine's
+ * config, updates it so the machine stays started without the app, takes and catalogues
+ * a verified copy of the current database, uploads the backup to a temporary name (the
+ * transport compares sha256 at both ends), moves the old database and its `-wal`/`-shm`
+ * aside as `<db>.flydr-prev-<time>` on the volume, renames the new file in, restores the
+ * config and waits for `started`, passing checks and the health URL. Any failure after
+ * the config changed puts the old database and the config back. The machine's lease is
+ * held throughout.
+ *
+ * @throws DrError `DR_NO_SPACE` when the volume cannot hold the upload,
+ *   `DR_HEALTH_FAILED` after a rolled-back restore whose app did not become healthy,
+ *   `DR_RESTORE_FAILED` when the rollback itself failed (the message lists what is where),
+ *   and the errors of the steps; FlyLeaseConflictError (`FLY_LEASE_CONFLICT`) when
+ *   another operator holds the machine's lease.
+ */
+export async function restoreOntoMachine(
+  context: RemoteRestoreContext,
+  backup: BackupRecord,
+  target: SelectedMachine,
+  options: RemoteRestoreOptions = {},
+): Promise<RemoteRestoreReport> {
+  const started = Date.now();
+  const machineId = target.machine.id;
+  const workDir = tempPathFor(join(context.catalog.stateDir, `restore-${backup.id}`));
+  await mkdir(workDir, { mode: 0o700 });
+  try {
+    const uploadFile = join(workDir, posix.basename(context.databasePath));
+    const prepared = await runStep(context.emit, 'restore', 'prepare', () =>
+      restoreFileTo(backup.path, uploadFile, {
+        journalMode: backup.sourceJournalMode,
+        expectedSha256: backup.sha256,
+        ...(options.check === undefined ? {} : { check: options.check }),
+      }),
+    );
+
+    return await withLease(
+      context.client,
+      context.app,
+      machineId,
+      {
+        ttlSeconds: options.leaseTtlSeconds ?? 60,
+        description: `flydr restore of backup ${backup.id}`,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+      async () => {
+        const state: RestoreState = {
+          inMaintenance: false,
+          movedAside: [],
+          swapped: false,
+          configRestored: false,
+        };
+        try {
+          const preRestoreBackup = await runRestoreSteps(
+            context,
+            target,
+            options,
+            state,
+            uploadFile,
+            prepared.verified.sha256,
+            prepared.verified.size,
+          );
+          return {
+            backup,
+            machineId,
+            ...(preRestoreBackup === undefined ? {} : { preRestoreBackup }),
+            movedAside: state.movedAside,
+            durationMs: Date.now() - started,
+          };
+        } catch (error) {
+          await rollBack(context, machineId, options, state, error);
+          throw error;
+        } finally {
+          await state.transport?.close().catch(() => {});
+        }
+      },
+    );
+  } finally {
+    await rm(workDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+async function runRestoreSteps(
+  context: RemoteRestoreContext,
+  target: SelectedMachine,
+  options: RemoteRestoreOptions,
+  state: RestoreState,
+  uploadFile: string,
+  uploadSha256: string,
+  uploadSize: number,
+): Promise<BackupRecord | undefined> {
+  const { client, app, databasePath, emit } = context;
+  const machineId = target.machine.id;
+  const wait = {
+    ...(options.startTimeoutMs === undefined ? {} : { timeoutMs: options.startTimeoutMs }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+
+  const machine = await runStep(emit, 'restore', 'maintenance', async () => {
+    const current = await client.machines.get(app, machineId);
+    state.savedConfig = structuredClone(current.config);
+    state.inMaintenance = true;
+    return applyConfig(client, app, machineId, maintenanceConfig(current.config), wait);
+  });
+  state.transport = await runStep(emit, 'restore', 'connect', () =>
+    context.transportFactory(machine),
+  );
+  const transport = state.transport;
+
+  const preRestoreBackup = await runStep(emit, 'restore', 'pre-restore-backup', async () => {
+    if ((await transport.stat(databasePath)) === undefined) {
+      context.logger.info('no database on the machine yet; nothing to keep', {
+        machine_id: machineId,
+        path: databasePath,
+      });
+      return undefined;
+    }
+    return backupFromMachine(
+      { ...context, operation: 'restore' },
+      { ...target, machine },
+      transport,
+      {
+        reason: 'pre-restore',
+        ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
+        ...(options.check === undefined ? {} : { check: options.check }),
+      },
+    );
+  });
+
+  await runStep(emit, 'restore', 'upload', async () => {
+    await checkVolumeRoomForUpload(transport, databasePath, uploadSize);
+    const remoteTemp = remoteTempPath(databasePath, 'restore');
+    state.uploadedTemp = remoteTemp;
+    const result = await transport
+      .upload(uploadFile, remoteTemp, {
+        onProgress: (progress) =>
+          emit({
+            type: 'transfer-progress',
+            operation: 'restore',
+            direction: 'upload',
+            path: databasePath,
+            ...progress,
+          }),
+      })
+      .catch((error: unknown) => {
+        throw transferError(error, 'upload of the backup', machineId, remoteTemp);
+      });
+    if (result.sha256 !== uploadSha256) {
+      throw new DrError(
+        'DR_TRANSFER_FAILED',
+        `uploaded file ${remoteTemp} has sha256 ${result.sha256}, not ${uploadSha256}`,
+        'Run the restore again; the old database is still in place.',
+        { machineId, path: remoteTemp },
+      );
+    }
+  });
+
+  await runStep(emit, 'restore', 'swap', async () => {
+    const aside = `${databasePath}.flydr-prev-${utcTimestamp(context.now())}`;
+    for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
+      const from = `${databasePath}${suffix}`;
+      if ((await transport.stat(from)) !== undefined) {
+        const to = `${aside}${suffix}`;
+        await transport.rename(from, to);
+        state.movedAside.push({ from, to });
+      }
+    }
+    await transport.rename(state.uploadedTemp as string, databasePath);
+    state.uploadedTemp = undefined;
+    state.swapped = true;
+  });
+
+  await runStep(emit, 'restore', 'restore-config', async () => {
+    await state.transport?.close().catch(() => {});
+    state.transport = undefined;
+    await applyConfig(client, app, machineId, state.savedConfig as MachineConfig, wait);
+    state.configRestored = true;
+    state.inMaintenance = false;
+  });
+
+  await runStep(emit, 'restore', 'health', () =>
+    waitForHealthy(client, app, machineId, {
+      ...(options.healthUrl === undefined ? {} : { healthUrl: options.healthUrl }),
+      ...(options.healthTimeoutMs === undefined ? {} : { timeoutMs: options.healthTimeoutMs }),
+      ...(options.healthPollMs === undefined ? {} : { pollMs: options.healthPollMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }),
+  );
+  return preRestoreBackup;
+}
+
+/** Extra room left on the volume beyond the uploaded file. */
+const UPLOAD_MARGIN_BYTES = 1024 * 1024;
+
+async function checkVolumeRoomForUpload(
+  transport: MachineTransport,
+  databasePath: string,
+  size: number,
+): Promise<void> {
+  const directory = posix.dirname(databasePath);
+  const free = await remoteFreeBytes(transport, directory);
+  if (free < size + UPLOAD_MARGIN_BYTES) {
+    throw new DrError(
+      'DR_NO_SPACE',
+      `volume at ${directory} on machine ${transport.machineId} has ${free} bytes free; the restore needs ${size + UPLOAD_MARGIN_BYTES}`,
+      'Extend the volume (fly volumes extend) or remove old .flydr-prev files on it, then restore again.',
+      { machineId: transport.machineId, path: directory, free },
+    );
+  }
+}
+
+/**
+ * Puts the old database and the saved config back after a failed restore. Runs in
+ * maintenance mode, so the app never has its database swapped under it.
+ */
+async function rollBack(
+  context: RemoteRestoreContext,
+  machineId: string,
+  options: RemoteRestoreOptions,
+  state: RestoreState,
+  cause: unknown,
+): Promise<void> {
+  const { client, app, databasePath, logger } = context;
+  if (state.savedConfig === undefined) {
+    return;
+  }
+  logger.warn('restore failed; putting the old database and config back', {
+    app,
+    machine_id: machineId,
+    error: messageOf(cause),
+  });
+  const wait = {
+    ...(options.startTimeoutMs === undefined ? {} : { timeoutMs: options.startTimeoutMs }),
+  };
+  try {
+    if (state.swapped || state.uploadedTemp !== undefined) {
+      if (!state.inMaintenance) {
+        await applyConfig(client, app, machineId, maintenanceConfig(state.savedConfig), wait);
+        state.inMaintenance = true;
+      }
+      await state.transport?.close().catch(() => {});
+      const machine = await client.machines.get(app, machineId);
+      state.transport = await context.transportFactory(machine);
+      await putOldDatabaseBack(state.transport, databasePath, state, context.now());
+    }
+    if (state.inMaintenance || !state.configRestored) {
+      await state.transport?.close().catch(() => {});
+      state.transport = undefined;
+      await applyConfig(client, app, machineId, state.savedConfig, wait);
+      state.inMaintenance = false;
+    }
+    logger.info('restore rolled back', { app, machine_id: machineId });
+  } catch (rollbackError) {
+    throw new DrError(
+      'DR_RESTORE_FAILED',
+      `restore onto machine ${machineId} failed (${messageOf(cause)}) and so did the rollback (${messageOf(rollbackError)})`,
+      `Fix it by hand: the old database files are ${state.movedAside.map((m) => m.to).join(', ') || 'still in place'}; the saved config is in this error's details.`,
+      {
+        machineId,
+        cause: rollbackError,
+        savedConfig: state.savedConfig,
+        movedAside: state.movedAside,
+      },
+    );
+  }
+}
+
+async function putOldDatabaseBack(
+  transport: MachineTransport,
+  databasePath: string,
+  state: RestoreState,
+  now: Date,
+): Promise<void> {
+  if (state.uploadedTemp !== undefined) {
+    await transport.remove(state.uploadedTemp);
+    state.uploadedTemp = undefined;
+  }
+  if (state.swapped) {
+    // Keep the restored files for inspection instead of deleting them.
+    const failed = `${databasePath}.flydr-failed-${utcTimestamp(now)}`;
+    for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
+      if ((await transport.stat(`${databasePath}${suffix}`)) !== undefined) {
+        await transport.rename(`${databasePath}${suffix}`, `${failed}${suffix}`);
+      }
+    }
+    state.swapped = false;
+  }
+  for (const entry of [...state.movedAside].reverse()) {
+    await transport.rename(entry.to, entry.from);
+  }
+  state.movedAside = [];
+}
