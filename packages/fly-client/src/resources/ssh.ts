@@ -119,8 +119,11 @@ export class SshResource {
     });
 
     const certificate = issued.issueCertificate.certificate;
-    globalRedactor.add(certificate);
-    if (issued.issueCertificate.key) globalRedactor.add(issued.issueCertificate.key);
+    // The base64 blob alone is as sensitive as the whole line, so both are redacted.
+    for (const secret of [certificate, issued.issueCertificate.key ?? '']) {
+      globalRedactor.add(secret);
+      for (const part of secret.split(/\s+/)) if (part.length >= 32) globalRedactor.add(part);
+    }
     return { certificate };
   }
 }

@@ -281,6 +281,7 @@ export class ExecTransport implements MachineTransport {
     const watch = this.#watch(plan, total, start, remotePath);
     let succeeded = false;
     try {
+      watch.throwIfFailed();
       await file.truncate(start);
       let offset = start;
       while (offset < total) {
@@ -404,6 +405,7 @@ export class ExecTransport implements MachineTransport {
     const watch = this.#watch(plan, total, start, remotePath);
     let succeeded = false;
     try {
+      watch.throwIfFailed();
       let offset = start;
       while (offset < total) {
         const sent = await this.#uploadChunk(file, temporary, offset, total, watch, plan);

@@ -21,9 +21,37 @@ export function hasExtension(sftp: SFTPWrapper, name: string): boolean {
   return extensions?.[name] !== undefined;
 }
 
+/** Time after which a single SFTP request without a reply fails, so a dead channel never hangs. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** Runs one SFTP request, failing it when the channel is closed or no reply comes in time. */
+function request<T>(
+  sftp: SFTPWrapper,
+  name: string,
+  send: (resolve: (value: T) => void, reject: (error: unknown) => void) => void,
+): Promise<T> {
+  if (!isSftpOpen(sftp)) return Promise.reject(new Error(`SFTP channel closed before ${name}`));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`SFTP ${name} got no reply within ${REQUEST_TIMEOUT_MS} ms`)),
+      REQUEST_TIMEOUT_MS,
+    );
+    send(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** STAT; resolves undefined when the path does not exist. */
 export function statRemote(sftp: SFTPWrapper, path: string): Promise<Stats | undefined> {
-  return new Promise((resolve, reject) => {
+  return request(sftp, 'STAT', (resolve, reject) => {
     sftp.stat(path, (error, stats) => {
       if (!error) return resolve(stats);
       if (sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE) return resolve(undefined);
@@ -43,30 +71,46 @@ export function openRemote(
   });
 }
 
-/** CLOSE; errors are returned, not thrown, because a failed close must not hide the first error. */
+/** Returns true while the SFTP channel can still carry requests. */
+export function isSftpOpen(sftp: SFTPWrapper): boolean {
+  return (sftp as unknown as { outgoing?: { state?: string } }).outgoing?.state === 'open';
+}
+
+/** Time after which a CLOSE that got no reply is given up. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+/**
+ * CLOSE; errors are returned, not thrown, because a failed close must not hide the first
+ * error. A channel that already failed is skipped, since no reply would come.
+ */
 export function closeRemote(sftp: SFTPWrapper, handle: Buffer): Promise<Error | undefined> {
+  if (!isSftpOpen(sftp)) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    sftp.close(handle, (error) => resolve(error ?? undefined));
+    const timer = setTimeout(() => resolve(new Error('CLOSE got no reply')), CLOSE_TIMEOUT_MS);
+    sftp.close(handle, (error) => {
+      clearTimeout(timer);
+      resolve(error ?? undefined);
+    });
   });
 }
 
 /** `fsync@openssh.com` on an open handle. */
 export function fsyncRemote(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return request(sftp, 'fsync', (resolve, reject) => {
     sftp.ext_openssh_fsync(handle, (error) => (error ? reject(error) : resolve()));
   });
 }
 
 /** `posix-rename@openssh.com`: rename that replaces the target atomically. */
 export function posixRenameRemote(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return request(sftp, 'posix-rename', (resolve, reject) => {
     sftp.ext_openssh_rename(from, to, (error) => (error ? reject(error) : resolve()));
   });
 }
 
 /** REMOVE; a missing file is not an error. */
 export function unlinkRemote(sftp: SFTPWrapper, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return request(sftp, 'REMOVE', (resolve, reject) => {
     sftp.unlink(path, (error) => {
       if (!error || sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE) return resolve();
       reject(error);

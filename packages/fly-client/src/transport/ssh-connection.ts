@@ -11,6 +11,7 @@ import {
 } from './known-hosts.js';
 import type { ExecOptions, ExecOutput } from './machine-transport.js';
 import { EXIT_COMMAND_NOT_FOUND } from './remote-commands.js';
+import { isSftpOpen } from './sftp-calls.js';
 import { joinShellCommand } from './shell-quote.js';
 
 const { Client } = ssh2;
@@ -57,6 +58,7 @@ export class SshConnection {
   #sftp: Promise<SFTPWrapper> | undefined;
   #closed = false;
   #closeReason: unknown;
+  #sftpProtocolError: Error | undefined;
 
   private constructor(
     client: InstanceType<typeof Client>,
@@ -76,6 +78,11 @@ export class SshConnection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Fatal SFTP protocol error (e.g. a malformed packet) seen on this connection, if any. */
+  get sftpProtocolError(): Error | undefined {
+    return this.#sftpProtocolError;
   }
 
   /** Error that ended the connection, if any. */
@@ -132,7 +139,9 @@ export class SshConnection {
   }
 
   /** Returns the SFTP session of this connection, opening it on first use. */
-  sftp(): Promise<SFTPWrapper> {
+  async sftp(): Promise<SFTPWrapper> {
+    const current = await this.#sftp?.catch(() => undefined);
+    if (current && !isSftpOpen(current)) this.#sftp = undefined;
     this.#sftp ??= new Promise<SFTPWrapper>((resolve, reject) => {
       this.client.sftp((error, sftp) => {
         if (error) {
@@ -151,6 +160,11 @@ export class SshConnection {
           return;
         }
         sftp.on('close', () => {
+          this.#sftp = undefined;
+        });
+        // ssh2 reports a malformed SFTP packet here, then fails every pending request.
+        sftp.on('error', (sftpError: Error & { level?: string }) => {
+          if (sftpError.level === 'sftp-protocol') this.#sftpProtocolError = sftpError;
           this.#sftp = undefined;
         });
         resolve(sftp);

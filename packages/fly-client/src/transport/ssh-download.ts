@@ -101,6 +101,7 @@ export async function downloadOnce(
 
   let succeeded = false;
   try {
+    watch.throwIfFailed();
     await streamToPartial(context, remotePath, temporary, start, total, hash, watch);
     const localSha256 = hash.digest('hex');
 

@@ -283,10 +283,12 @@ export class SshTransport implements MachineTransport {
     let reconnects = 0;
 
     for (;;) {
+      let context: SshTransferContext | undefined;
       try {
-        const context = await this.#context();
+        context = await this.#context();
         return await attempt(context, plan);
       } catch (error) {
+        if (context?.connection.sftpProtocolError) this.#degraded = true;
         if (error instanceof RestartFromZero && restarts === 0) {
           restarts += 1;
           plan.resume = false;

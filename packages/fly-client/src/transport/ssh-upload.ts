@@ -71,6 +71,7 @@ export async function uploadOnce(
 
   let succeeded = false;
   try {
+    watch.throwIfFailed();
     await streamFromLocal(context, localPath, temporary, start, total, hash, watch);
     const localSha256 = hash.digest('hex');
 

@@ -36,8 +36,14 @@ export class TransferWatch {
   readonly #startBytes: number;
   readonly #options: TransferWatchOptions;
   readonly #onAbort = () => this.fail('TRANSPORT_ABORTED', 'transfer aborted by the caller');
+  #rejectStopped: (error: TransportError) => void = () => undefined;
+  /** Rejects with the failure when the transfer is stopped; never resolves. */
+  readonly stopped: Promise<never> = new Promise<never>((_resolve, reject) => {
+    this.#rejectStopped = reject;
+  });
 
   constructor(options: TransferWatchOptions) {
+    this.stopped.catch(() => undefined);
     this.#options = options;
     this.#bytes = options.startBytes;
     this.#startBytes = options.startBytes;
@@ -82,6 +88,15 @@ export class TransferWatch {
     if (!this.#failure) this.#armIdleTimer();
   }
 
+  /**
+   * Waits for `step`, but rejects as soon as the transfer is stopped, so a request that never
+   * gets a reply cannot hang the transfer.
+   */
+  async guard<T>(step: Promise<T>): Promise<T> {
+    step.catch(() => undefined);
+    return Promise.race([step, this.stopped]);
+  }
+
   /** Throws the failure, if the transfer was stopped. */
   throwIfFailed(): void {
     if (this.#failure) throw this.#failure;
@@ -108,6 +123,7 @@ export class TransferWatch {
           : undefined),
     });
     this.finish(false);
+    this.#rejectStopped(this.#failure);
     this.#options.onFailure(this.#failure);
   }
 

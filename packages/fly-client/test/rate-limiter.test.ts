@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RateLimiter } from '../src/rate-limiter.js';
+import { type Harness, memoryHarness } from './helpers/harness.js';
+
+let harness: Harness;
+
+afterEach(async () => {
+  await harness?.close();
+});
+
+describe('RateLimiter', () => {
+  it('allows a burst of 3 per action, then 1 per second', () => {
+    let now = 0;
+    const limiter = new RateLimiter({}, () => now);
+    const waits = [1, 2, 3, 4, 5].map(() => limiter.reserve('stop:app/m1', 'action'));
+    expect(waits).toEqual([0, 0, 0, 1_000, 2_000]);
+    now = 5_000;
+    expect(limiter.reserve('stop:app/m1', 'action')).toBe(0);
+  });
+
+  it('allows a burst of 10 for get machine, then 5 per second', () => {
+    const limiter = new RateLimiter({}, () => 0);
+    const waits = Array.from({ length: 12 }, () => limiter.reserve('get:app/m1', 'getMachine'));
+    expect(waits.slice(0, 10).every((wait) => wait === 0)).toBe(true);
+    expect(waits.slice(10)).toEqual([200, 400]);
+  });
+
+  it('keeps machines and actions apart', () => {
+    const limiter = new RateLimiter({}, () => 0);
+    for (let i = 0; i < 3; i++) limiter.reserve('stop:app/m1', 'action');
+    expect(limiter.reserve('stop:app/m2', 'action')).toBe(0);
+    expect(limiter.reserve('start:app/m1', 'action')).toBe(0);
+  });
+
+  it('rejects a zero rate', () => {
+    expect(() => new RateLimiter({ perSecond: 0 })).toThrow(/rateLimit.perSecond/);
+  });
+});
+
+describe('client rate limiting', () => {
+  it('spaces a burst of starts on one machine', async () => {
+    harness = memoryHarness({ rateLimit: { perSecond: 20, burst: 3 } });
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) await harness.client.machines.cordon('live-schedule-api', '148ed193b95089');
+    // Burst of 3, then two tokens at 20/s: at least 2 x 50 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+  });
+
+  it('does not limit with rateLimit false', async () => {
+    harness = memoryHarness({ rateLimit: false });
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) await harness.client.machines.cordon('live-schedule-api', '148ed193b95089');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
