@@ -102,16 +102,16 @@ export async function downloadOnce(
   let succeeded = false;
   try {
     watch.throwIfFailed();
-    await streamToPartial(context, remotePath, temporary, start, total, hash, watch);
+    await watch.guard(streamToPartial(context, remotePath, temporary, start, total, hash, watch));
     const localSha256 = hash.digest('hex');
 
     // Compare with the machine's own view of the file, then keep the copy.
     const finalSize = await existingSize(temporary);
     if (finalSize !== total) throw sizeMismatch(machineId, localPath, total, finalSize ?? 0);
     watch.touch();
-    const remoteSha256 =
-      (await context.remoteSha256(remotePath)) ??
-      (await readBackSha256(context, remotePath, total, watch));
+    const remoteSha256 = await watch.guard(
+      remoteOrReadBackSha256(context, remotePath, total, watch),
+    );
     watch.throwIfFailed();
     if (remoteSha256 !== localSha256) {
       await rm(temporary, { force: true });
@@ -188,6 +188,19 @@ async function writeFully(
     );
     written += bytesWritten;
   }
+}
+
+/** Returns the remote sha256 from sha256sum, or by reading the file again when it is missing. */
+export async function remoteOrReadBackSha256(
+  context: SshTransferContext,
+  remotePath: string,
+  total: number,
+  watch: TransferWatch,
+): Promise<string> {
+  return (
+    (await context.remoteSha256(remotePath)) ??
+    (await readBackSha256(context, remotePath, total, watch))
+  );
 }
 
 /** Hashes the remote file by reading it again, for machines without sha256sum. */

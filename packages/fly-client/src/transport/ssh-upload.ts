@@ -17,7 +17,7 @@ import {
   unlinkRemote,
 } from './sftp-calls.js';
 import { pipelineShape, writePipelined } from './sftp-pipeline.js';
-import { readBackSha256, remoteNotFound, type SshTransferContext } from './ssh-download.js';
+import { remoteNotFound, remoteOrReadBackSha256, type SshTransferContext } from './ssh-download.js';
 import {
   checksumMismatch,
   RestartFromZero,
@@ -72,7 +72,7 @@ export async function uploadOnce(
   let succeeded = false;
   try {
     watch.throwIfFailed();
-    await streamFromLocal(context, localPath, temporary, start, total, hash, watch);
+    await watch.guard(streamFromLocal(context, localPath, temporary, start, total, hash, watch));
     const localSha256 = hash.digest('hex');
 
     const written = await statRemote(sftp, temporary);
@@ -81,9 +81,9 @@ export async function uploadOnce(
       throw sizeMismatch(machineId, remotePath, total, written?.size ?? 0);
     }
     watch.touch();
-    const remoteSha256 =
-      (await context.remoteSha256(temporary)) ??
-      (await readBackSha256(context, temporary, total, watch));
+    const remoteSha256 = await watch.guard(
+      remoteOrReadBackSha256(context, temporary, total, watch),
+    );
     watch.throwIfFailed();
     if (remoteSha256 !== localSha256) {
       await unlinkRemote(sftp, temporary);
