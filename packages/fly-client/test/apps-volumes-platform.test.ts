@@ -59,13 +59,30 @@ describe('volumes', () => {
 
   it('creates empty, from a snapshot and as a cross-region fork', async () => {
     harness = memoryHarness();
-    const empty = await harness.client.volumes.create(APP, { name: 'data', region: 'sin', size_gb: 1 });
-    const restored = await harness.client.volumes.create(APP, { name: 'data', region: 'sin', size_gb: 1, snapshot_id: 'vs_MgLAggLZkYx89fLy' });
-    const fork = await harness.client.volumes.create(APP, { name: 'data', region: 'sin', source_volume_id: VOLUME, compute: { cpu_kind: 'shared', cpus: 1, memory_mb: 256 } });
+    const empty = await harness.client.volumes.create(APP, {
+      name: 'data',
+      region: 'sin',
+      size_gb: 1,
+    });
+    const restored = await harness.client.volumes.create(APP, {
+      name: 'data',
+      region: 'sin',
+      size_gb: 1,
+      snapshot_id: 'vs_MgLAggLZkYx89fLy',
+    });
+    const fork = await harness.client.volumes.create(APP, {
+      name: 'data',
+      region: 'sin',
+      source_volume_id: VOLUME,
+      compute: { cpu_kind: 'shared', cpus: 1, memory_mb: 256 },
+    });
     expect(empty.state).toBe('created');
     expect(restored.state).toBe('restoring');
     expect(fork.state).toBe('hydrating');
-    expect(last('POST', /\/volumes$/)?.body).toMatchObject({ source_volume_id: VOLUME, region: 'sin' });
+    expect(last('POST', /\/volumes$/)?.body).toMatchObject({
+      source_volume_id: VOLUME,
+      region: 'sin',
+    });
   });
 
   it('updates, extends and deletes', async () => {
@@ -99,7 +116,10 @@ describe('platform', () => {
     harness = memoryHarness();
     harness.fly.script('GET', /\/platform\/regions$/, {
       status: 200,
-      body: { Nearest: 'sin', Regions: [{ Code: 'sin', Name: 'Singapore', GatewayAvailable: true }] },
+      body: {
+        Nearest: 'sin',
+        Regions: [{ Code: 'sin', Name: 'Singapore', GatewayAvailable: true }],
+      },
     });
     const { nearest, regions } = await harness.client.platform.regions();
     expect(nearest).toBe('sin');
@@ -117,7 +137,11 @@ describe('platform', () => {
       volumeSizeBytes: 1_073_741_824,
     });
     expect(result.regions[0]).toEqual({ region: 'sin', count: 3, concurrency: 1 });
-    expect(last('POST', /placements$/)?.body).toMatchObject({ org_slug: 'personal', volume_name: 'data', volume_size_bytes: 1_073_741_824 });
+    expect(last('POST', /placements$/)?.body).toMatchObject({
+      org_slug: 'personal',
+      volume_name: 'data',
+      volume_size_bytes: 1_073_741_824,
+    });
   });
 });
 
@@ -126,10 +150,13 @@ describe('ssh.issueCertificate', () => {
     harness = memoryHarness();
     const { certificate } = await harness.client.ssh.issueCertificate({
       app: APP,
-      publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa3nSd9dH1mQ4u0e8bB9lq1Zz5cQ2x7e0A1b2C3d4E5 flydr',
+      publicKey:
+        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa3nSd9dH1mQ4u0e8bB9lq1Zz5cQ2x7e0A1b2C3d4E5 flydr',
     });
     expect(certificate.startsWith('ssh-ed25519-cert-v01@openssh.com ')).toBe(true);
-    const mutation = harness.fly.requests('POST', /graphql$/)[1]?.body as { variables: { input: Record<string, unknown> } };
+    const mutation = harness.fly.requests('POST', /graphql$/)[1]?.body as {
+      variables: { input: Record<string, unknown> };
+    };
     expect(mutation.variables.input).toMatchObject({
       organizationId: 'T3JnYW5pemF0aW9uOjEyMzQ=',
       principals: ['root', 'fly'],
@@ -140,8 +167,11 @@ describe('ssh.issueCertificate', () => {
 
   it('raises FLY_NOT_FOUND for an unknown app', async () => {
     harness = memoryHarness();
-    const publicKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa3nSd9dH1mQ4u0e8bB9lq1Zz5cQ2x7e0A1b2C3d4E5';
-    await expect(harness.client.ssh.issueCertificate({ app: 'other-app', publicKey })).rejects.toBeInstanceOf(FlyNotFoundError);
+    const publicKey =
+      'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa3nSd9dH1mQ4u0e8bB9lq1Zz5cQ2x7e0A1b2C3d4E5';
+    await expect(
+      harness.client.ssh.issueCertificate({ app: 'other-app', publicKey }),
+    ).rejects.toBeInstanceOf(FlyNotFoundError);
     expect(harness.fly.requests('POST', /graphql$/)).toHaveLength(1);
   });
 });

@@ -10,9 +10,19 @@ afterEach(async () => {
 
 describe('buildAuthHeaders', () => {
   const cases: [string, string, string, string][] = [
-    ['FlyV1 macaroons', 'FlyV1 fm2_aaaa,fm2_bbbb', 'FlyV1 fm2_aaaa,fm2_bbbb', 'FlyV1 fm2_aaaa,fm2_bbbb'],
+    [
+      'FlyV1 macaroons',
+      'FlyV1 fm2_aaaa,fm2_bbbb',
+      'FlyV1 fm2_aaaa,fm2_bbbb',
+      'FlyV1 fm2_aaaa,fm2_bbbb',
+    ],
     ['bare macaroon', 'fm2_aaaa', 'FlyV1 fm2_aaaa', 'FlyV1 fm2_aaaa'],
-    ['fm1r and fm1a macaroons', 'fm1r_aaaa, fm1a_bbbb', 'FlyV1 fm1r_aaaa,fm1a_bbbb', 'FlyV1 fm1r_aaaa,fm1a_bbbb'],
+    [
+      'fm1r and fm1a macaroons',
+      'fm1r_aaaa, fm1a_bbbb',
+      'FlyV1 fm1r_aaaa,fm1a_bbbb',
+      'FlyV1 fm1r_aaaa,fm1a_bbbb',
+    ],
     ['Bearer prefix stripped', 'Bearer fo1_oauth', 'Bearer fo1_oauth', 'Bearer fo1_oauth'],
     ['lowercase flyv1 prefix', 'flyv1 fm2_aaaa', 'FlyV1 fm2_aaaa', 'FlyV1 fm2_aaaa'],
     ['oauth token', 'fo1_oauth', 'Bearer fo1_oauth', 'Bearer fo1_oauth'],
@@ -47,6 +57,7 @@ describe('auth headers on the wire', () => {
       app: 'live-schedule-api',
       publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa3nSd9dH1mQ4u0e8bB9lq1Zz5cQ2x7e0A1b2C3d4E5',
     });
-    for (const request of harness.fly.seen) expect(request.headers.authorization).toBe(`Bearer ${OAUTH_TOKEN}`);
+    for (const request of harness.fly.seen)
+      expect(request.headers.authorization).toBe(`Bearer ${OAUTH_TOKEN}`);
   });
 });

@@ -19,9 +19,15 @@ function abortSoon(ms: number): AbortSignal {
 describe('cancellation', () => {
   it('rejects a pending request with the abort reason', async () => {
     harness = memoryHarness();
-    harness.fly.script('GET', /\/machines\/148ed193b95089$/, { status: 200, body: {}, delayMs: 5_000 });
+    harness.fly.script('GET', /\/machines\/148ed193b95089$/, {
+      status: 200,
+      body: {},
+      delayMs: 5_000,
+    });
     const started = Date.now();
-    await expect(harness.client.machines.get(APP, ID, { signal: abortSoon(30) })).rejects.toThrow('operator cancelled');
+    await expect(harness.client.machines.get(APP, ID, { signal: abortSoon(30) })).rejects.toThrow(
+      'operator cancelled',
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
@@ -29,15 +35,21 @@ describe('cancellation', () => {
     harness = memoryHarness();
     const controller = new AbortController();
     controller.abort(new Error('too late'));
-    await expect(harness.client.volumes.list(APP, { signal: controller.signal })).rejects.toThrow('too late');
+    await expect(harness.client.volumes.list(APP, { signal: controller.signal })).rejects.toThrow(
+      'too late',
+    );
     expect(harness.fly.seen).toHaveLength(0);
   });
 
   it('stops waiting between retries', async () => {
-    harness = memoryHarness({ retry: { maxAttempts: 5, baseDelayMs: 5_000, maxDelayMs: 5_000, maxElapsedMs: 60_000 } });
+    harness = memoryHarness({
+      retry: { maxAttempts: 5, baseDelayMs: 5_000, maxDelayMs: 5_000, maxElapsedMs: 60_000 },
+    });
     harness.fly.script('GET', /\/volumes$/, { status: 503, body: { error: 'unavailable' } });
     const started = Date.now();
-    await expect(harness.client.volumes.list(APP, { signal: abortSoon(50) })).rejects.toThrow('operator cancelled');
+    await expect(harness.client.volumes.list(APP, { signal: abortSoon(50) })).rejects.toThrow(
+      'operator cancelled',
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(harness.fly.requests('GET', /\/volumes$/)).toHaveLength(1);
   });
@@ -47,7 +59,12 @@ describe('cancellation', () => {
     const timedOut = { status: 408, body: { error: 'deadline_exceeded' }, delayMs: 20 };
     harness.fly.script('GET', /\/wait$/, ...Array.from({ length: 50 }, () => timedOut));
     await expect(
-      harness.client.machines.wait(APP, ID, { state: 'started', timeoutMs: 60_000 }, { signal: abortSoon(100) }),
+      harness.client.machines.wait(
+        APP,
+        ID,
+        { state: 'started', timeoutMs: 60_000 },
+        { signal: abortSoon(100) },
+      ),
     ).rejects.toThrow('operator cancelled');
   });
 
@@ -55,7 +72,9 @@ describe('cancellation', () => {
     harness = memoryHarness({ rateLimit: { perSecond: 0.1, burst: 1 } });
     await harness.client.machines.cordon(APP, ID);
     const started = Date.now();
-    await expect(harness.client.machines.cordon(APP, ID, { signal: abortSoon(30) })).rejects.toThrow('operator cancelled');
+    await expect(
+      harness.client.machines.cordon(APP, ID, { signal: abortSoon(30) }),
+    ).rejects.toThrow('operator cancelled');
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(harness.fly.requests('POST', /\/cordon$/)).toHaveLength(1);
   });
@@ -66,7 +85,9 @@ describe('cancellation', () => {
     await expect(
       withLease(harness.client, APP, ID, { signal }, async (_lease, context) => {
         await harness.client.machines.get(APP, ID, { signal: context.signal });
-        await new Promise((_resolve, reject) => context.signal.addEventListener('abort', () => reject(context.signal.reason)));
+        await new Promise((_resolve, reject) =>
+          context.signal.addEventListener('abort', () => reject(context.signal.reason)),
+        );
       }),
     ).rejects.toThrow('operator cancelled');
     expect(harness.fly.leases.has(ID)).toBe(false);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  createFlyClient,
   FlyApiError,
   FlyCapacityError,
   FlyError,
@@ -12,7 +13,6 @@ import {
   FlyResponseError,
   FlyTimeoutError,
   FlyUnauthorizedError,
-  createFlyClient,
   isFlyError,
 } from '../src/index.js';
 import { type Harness, MACAROON_TOKEN, memoryHarness } from './helpers/harness.js';
@@ -37,29 +37,137 @@ interface ErrorCase {
 
 // Bodies in the shapes Fly sends: `error` or `message`, optional `status`, or plain text.
 const CASES: ErrorCase[] = [
-  { name: 'status insufficient_capacity', status: 422, body: { error: 'no capacity', status: 'insufficient_capacity' }, type: FlyCapacityError, code: 'FLY_CAPACITY' },
-  { name: 'status volume_placement_capacity', status: 400, body: { error: 'could not place volume', status: 'volume_placement_capacity' }, type: FlyCapacityError, code: 'FLY_CAPACITY' },
-  { name: '412 existing volume', status: 412, body: { error: "insufficient resources to create new machine with existing volume 'vol_8l524yj0ko347zmp'" }, type: FlyCapacityError, code: 'FLY_CAPACITY' },
-  { name: '409 could not reserve', status: 409, body: { error: 'aborted: could not reserve resource for machine: insufficient memory available to fulfill request' }, type: FlyCapacityError, code: 'FLY_CAPACITY' },
-  { name: '403 capacity message', status: 403, body: { message: 'region nrt has no capacity for this organization' }, type: FlyCapacityError, code: 'FLY_CAPACITY' },
-  { name: '400 insufficient cpus', status: 400, body: { error: 'insufficient cpus available on host' }, type: FlyCapacityError, code: 'FLY_CAPACITY' },
-  { name: '429 rate limit', status: 429, body: { error: 'rate limit exceeded' }, headers: { 'retry-after': '2' }, type: FlyRateLimitError, code: 'FLY_RATE_LIMITED' },
-  { name: '409 lease held', status: 409, body: { error: 'machine 148ed193b95089 is currently leased by another client' }, type: FlyLeaseConflictError, code: 'FLY_LEASE_CONFLICT' },
-  { name: '404 not found', status: 404, body: { error: 'machine not found' }, type: FlyNotFoundError, code: 'FLY_NOT_FOUND' },
-  { name: '412 wrong state', status: 412, body: { error: "failed_precondition: unable to start machine from current state: 'destroyed'" }, type: FlyInvalidStateError, code: 'FLY_INVALID_STATE' },
-  { name: '400 wrong state', status: 400, body: { error: 'machine is not in a valid state to be suspended' }, type: FlyInvalidStateError, code: 'FLY_INVALID_STATE' },
-  { name: '401 bad token', status: 401, text: 'Unauthorized', type: FlyUnauthorizedError, code: 'FLY_UNAUTHORIZED' },
-  { name: '403 other org', status: 403, body: { error: 'You are not authorized to access this resource' }, type: FlyUnauthorizedError, code: 'FLY_UNAUTHORIZED' },
-  { name: '408 timeout', status: 408, body: { error: 'deadline_exceeded: timed out waiting for machine' }, type: FlyTimeoutError, code: 'FLY_TIMEOUT' },
-  { name: '422 name taken', status: 422, body: { error: 'name has already been taken', status: 'name_taken' }, type: FlyApiError, code: 'FLY_API_ERROR' },
-  { name: '500 plain text', status: 500, text: 'internal server error', type: FlyApiError, code: 'FLY_API_ERROR' },
+  {
+    name: 'status insufficient_capacity',
+    status: 422,
+    body: { error: 'no capacity', status: 'insufficient_capacity' },
+    type: FlyCapacityError,
+    code: 'FLY_CAPACITY',
+  },
+  {
+    name: 'status volume_placement_capacity',
+    status: 400,
+    body: { error: 'could not place volume', status: 'volume_placement_capacity' },
+    type: FlyCapacityError,
+    code: 'FLY_CAPACITY',
+  },
+  {
+    name: '412 existing volume',
+    status: 412,
+    body: {
+      error:
+        "insufficient resources to create new machine with existing volume 'vol_8l524yj0ko347zmp'",
+    },
+    type: FlyCapacityError,
+    code: 'FLY_CAPACITY',
+  },
+  {
+    name: '409 could not reserve',
+    status: 409,
+    body: {
+      error:
+        'aborted: could not reserve resource for machine: insufficient memory available to fulfill request',
+    },
+    type: FlyCapacityError,
+    code: 'FLY_CAPACITY',
+  },
+  {
+    name: '403 capacity message',
+    status: 403,
+    body: { message: 'region nrt has no capacity for this organization' },
+    type: FlyCapacityError,
+    code: 'FLY_CAPACITY',
+  },
+  {
+    name: '400 insufficient cpus',
+    status: 400,
+    body: { error: 'insufficient cpus available on host' },
+    type: FlyCapacityError,
+    code: 'FLY_CAPACITY',
+  },
+  {
+    name: '429 rate limit',
+    status: 429,
+    body: { error: 'rate limit exceeded' },
+    headers: { 'retry-after': '2' },
+    type: FlyRateLimitError,
+    code: 'FLY_RATE_LIMITED',
+  },
+  {
+    name: '409 lease held',
+    status: 409,
+    body: { error: 'machine 148ed193b95089 is currently leased by another client' },
+    type: FlyLeaseConflictError,
+    code: 'FLY_LEASE_CONFLICT',
+  },
+  {
+    name: '404 not found',
+    status: 404,
+    body: { error: 'machine not found' },
+    type: FlyNotFoundError,
+    code: 'FLY_NOT_FOUND',
+  },
+  {
+    name: '412 wrong state',
+    status: 412,
+    body: { error: "failed_precondition: unable to start machine from current state: 'destroyed'" },
+    type: FlyInvalidStateError,
+    code: 'FLY_INVALID_STATE',
+  },
+  {
+    name: '400 wrong state',
+    status: 400,
+    body: { error: 'machine is not in a valid state to be suspended' },
+    type: FlyInvalidStateError,
+    code: 'FLY_INVALID_STATE',
+  },
+  {
+    name: '401 bad token',
+    status: 401,
+    text: 'Unauthorized',
+    type: FlyUnauthorizedError,
+    code: 'FLY_UNAUTHORIZED',
+  },
+  {
+    name: '403 other org',
+    status: 403,
+    body: { error: 'You are not authorized to access this resource' },
+    type: FlyUnauthorizedError,
+    code: 'FLY_UNAUTHORIZED',
+  },
+  {
+    name: '408 timeout',
+    status: 408,
+    body: { error: 'deadline_exceeded: timed out waiting for machine' },
+    type: FlyTimeoutError,
+    code: 'FLY_TIMEOUT',
+  },
+  {
+    name: '422 name taken',
+    status: 422,
+    body: { error: 'name has already been taken', status: 'name_taken' },
+    type: FlyApiError,
+    code: 'FLY_API_ERROR',
+  },
+  {
+    name: '500 plain text',
+    status: 500,
+    text: 'internal server error',
+    type: FlyApiError,
+    code: 'FLY_API_ERROR',
+  },
 ];
 
 describe('error classification', () => {
   for (const item of CASES) {
     it(`maps ${item.name}`, async () => {
       harness = memoryHarness();
-      harness.fly.script('POST', /\/start$/, { status: item.status, body: item.body, text: item.text, headers: item.headers });
+      harness.fly.script('POST', /\/start$/, {
+        status: item.status,
+        body: item.body,
+        text: item.text,
+        headers: item.headers,
+      });
       const error = await harness.client.machines.start(APP, ID).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(item.type);
       expect((error as FlyApiError).code).toBe(item.code);
@@ -73,15 +181,26 @@ describe('error classification', () => {
 
   it('keeps Fly status and the 429 delay', async () => {
     harness = memoryHarness();
-    harness.fly.script('POST', /\/start$/, { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '3' } });
-    const error = (await harness.client.machines.start(APP, ID).catch((e: unknown) => e)) as FlyRateLimitError;
+    harness.fly.script('POST', /\/start$/, {
+      status: 429,
+      body: { error: 'slow down' },
+      headers: { 'retry-after': '3' },
+    });
+    const error = (await harness.client.machines
+      .start(APP, ID)
+      .catch((e: unknown) => e)) as FlyRateLimitError;
     expect(error.retryAfterMs).toBe(3_000);
   });
 
   it('names the region and the next step for capacity', async () => {
     harness = memoryHarness();
-    harness.fly.script('POST', /\/volumes$/, { status: 422, body: { error: 'no room', status: 'insufficient_capacity' } });
-    const error = (await harness.client.volumes.create(APP, { name: 'data', region: 'sin' }).catch((e: unknown) => e)) as FlyCapacityError;
+    harness.fly.script('POST', /\/volumes$/, {
+      status: 422,
+      body: { error: 'no room', status: 'insufficient_capacity' },
+    });
+    const error = (await harness.client.volumes
+      .create(APP, { name: 'data', region: 'sin' })
+      .catch((e: unknown) => e)) as FlyCapacityError;
     expect(error.region).toBe('sin');
     expect(error.flyStatus).toBe('insufficient_capacity');
     expect(error.message).toContain('region sin');
@@ -90,13 +209,22 @@ describe('error classification', () => {
 
   it('prefers message over error in the body', async () => {
     harness = memoryHarness();
-    harness.fly.script('GET', /\/machines\/148ed193b95089$/, { status: 400, body: { error: 'bad', message: 'config.guest.cpus must be positive' } });
-    const error = (await harness.client.machines.get(APP, ID).catch((e: unknown) => e)) as FlyApiError;
+    harness.fly.script('GET', /\/machines\/148ed193b95089$/, {
+      status: 400,
+      body: { error: 'bad', message: 'config.guest.cpus must be positive' },
+    });
+    const error = (await harness.client.machines
+      .get(APP, ID)
+      .catch((e: unknown) => e)) as FlyApiError;
     expect(error.detail).toBe('config.guest.cpus must be positive');
   });
 
   it('raises FLY_NETWORK for a closed port', async () => {
-    const client = createFlyClient({ token: MACAROON_TOKEN, baseUrl: 'http://127.0.0.1:4281', retry: { maxAttempts: 1 } });
+    const client = createFlyClient({
+      token: MACAROON_TOKEN,
+      baseUrl: 'http://127.0.0.1:4281',
+      retry: { maxAttempts: 1 },
+    });
     const error = await client.machines.get(APP, ID).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FlyNetworkError);
     expect((error as FlyNetworkError).code).toBe('FLY_NETWORK');
@@ -104,7 +232,11 @@ describe('error classification', () => {
 
   it('raises FLY_TIMEOUT when no answer arrives in time', async () => {
     harness = memoryHarness({ timeoutMs: 50, retry: { maxAttempts: 1 } });
-    harness.fly.script('GET', /\/machines\/148ed193b95089$/, { status: 200, body: {}, delayMs: 2_000 });
+    harness.fly.script('GET', /\/machines\/148ed193b95089$/, {
+      status: 200,
+      body: {},
+      delayMs: 2_000,
+    });
     const error = await harness.client.machines.get(APP, ID).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FlyTimeoutError);
     expect((error as FlyTimeoutError).status).toBeUndefined();
@@ -114,7 +246,9 @@ describe('error classification', () => {
     harness = memoryHarness();
     const bad = { ...harness.fly.machines.get(ID), config: { image: 'x', guest: { cpus: 'one' } } };
     harness.fly.script('GET', /\/machines\/148ed193b95089$/, { status: 200, body: bad });
-    const error = (await harness.client.machines.get(APP, ID).catch((e: unknown) => e)) as FlyResponseError;
+    const error = (await harness.client.machines
+      .get(APP, ID)
+      .catch((e: unknown) => e)) as FlyResponseError;
     expect(error).toBeInstanceOf(FlyResponseError);
     expect(error.endpoint).toBe('machines.get');
     expect(error.jsonPath).toBe('$.config.guest.cpus');
@@ -125,7 +259,9 @@ describe('error classification', () => {
   it('raises FLY_BAD_RESPONSE for a non-JSON 200', async () => {
     harness = memoryHarness();
     harness.fly.script('GET', /\/volumes$/, { status: 200, text: '<html>gateway</html>' });
-    const error = (await harness.client.volumes.list(APP).catch((e: unknown) => e)) as FlyResponseError;
+    const error = (await harness.client.volumes
+      .list(APP)
+      .catch((e: unknown) => e)) as FlyResponseError;
     expect(error.code).toBe('FLY_BAD_RESPONSE');
     expect(error.expected).toBe('a JSON document');
   });

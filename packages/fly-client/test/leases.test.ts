@@ -22,7 +22,10 @@ function holdLease(description: string) {
 describe('lease calls', () => {
   it('acquires with ttl and description', async () => {
     harness = memoryHarness();
-    const lease = await harness.client.machines.acquireLease(APP, ID, { ttlSeconds: 30, description: 'flydr backup' });
+    const lease = await harness.client.machines.acquireLease(APP, ID, {
+      ttlSeconds: 30,
+      description: 'flydr backup',
+    });
     const acquire = harness.fly.requests('POST', /\/lease$/)[0];
     expect(acquire?.body).toEqual({ ttl: 30, description: 'flydr backup' });
     expect(acquire?.headers[LEASE_NONCE_HEADER]).toBeUndefined();
@@ -32,9 +35,24 @@ describe('lease calls', () => {
 
   it('accepts the flat lease shape', async () => {
     harness = memoryHarness();
-    harness.fly.script('POST', /\/lease$/, { status: 201, body: { nonce: 'flat-nonce', expires_at: 1_893_456_000, owner: 'a@b.c', description: 'x', version: 'v1' } });
+    harness.fly.script('POST', /\/lease$/, {
+      status: 201,
+      body: {
+        nonce: 'flat-nonce',
+        expires_at: 1_893_456_000,
+        owner: 'a@b.c',
+        description: 'x',
+        version: 'v1',
+      },
+    });
     const lease = await harness.client.machines.acquireLease(APP, ID, { ttlSeconds: 30 });
-    expect(lease).toEqual({ nonce: 'flat-nonce', expiresAt: 1_893_456_000_000, owner: 'a@b.c', description: 'x', version: 'v1' });
+    expect(lease).toEqual({
+      nonce: 'flat-nonce',
+      expiresAt: 1_893_456_000_000,
+      owner: 'a@b.c',
+      description: 'x',
+      version: 'v1',
+    });
   });
 
   it('refreshes and releases with the nonce header', async () => {
@@ -42,14 +60,20 @@ describe('lease calls', () => {
     const lease = await harness.client.machines.acquireLease(APP, ID, { ttlSeconds: 30 });
     await harness.client.machines.refreshLease(APP, ID, lease.nonce, { ttlSeconds: 60 });
     await harness.client.machines.releaseLease(APP, ID, lease.nonce);
-    expect(harness.fly.requests('POST', /\/lease$/)[1]?.headers[LEASE_NONCE_HEADER]).toBe(lease.nonce);
-    expect(harness.fly.requests('DELETE', /\/lease$/)[0]?.headers[LEASE_NONCE_HEADER]).toBe(lease.nonce);
+    expect(harness.fly.requests('POST', /\/lease$/)[1]?.headers[LEASE_NONCE_HEADER]).toBe(
+      lease.nonce,
+    );
+    expect(harness.fly.requests('DELETE', /\/lease$/)[0]?.headers[LEASE_NONCE_HEADER]).toBe(
+      lease.nonce,
+    );
     expect(harness.fly.leases.has(ID)).toBe(false);
   });
 
   it('treats release of a missing lease as done', async () => {
     harness = memoryHarness();
-    await expect(harness.client.machines.releaseLease(APP, ID, 'nonce-gone')).resolves.toBeUndefined();
+    await expect(
+      harness.client.machines.releaseLease(APP, ID, 'nonce-gone'),
+    ).resolves.toBeUndefined();
   });
 
   it('reads the current lease or undefined', async () => {
@@ -62,7 +86,9 @@ describe('lease calls', () => {
   it('names the holder on conflict', async () => {
     harness = memoryHarness();
     holdLease('fly deploy (release v13)');
-    const error = (await harness.client.machines.acquireLease(APP, ID, { ttlSeconds: 30 }).catch((e: unknown) => e)) as FlyLeaseConflictError;
+    const error = (await harness.client.machines
+      .acquireLease(APP, ID, { ttlSeconds: 30 })
+      .catch((e: unknown) => e)) as FlyLeaseConflictError;
     expect(error).toBeInstanceOf(FlyLeaseConflictError);
     expect(error.code).toBe('FLY_LEASE_CONFLICT');
     expect(error.holderDescription).toBe('fly deploy (release v13)');
@@ -75,17 +101,25 @@ describe('withLease', () => {
   it('sends the nonce on every mutation inside', async () => {
     harness = memoryHarness();
     let nonce = '';
-    await withLease(harness.client, APP, ID, { ttlSeconds: 30, description: 'flydr failover' }, async (lease) => {
-      nonce = lease.nonce;
-      const machine = await harness.client.machines.get(APP, ID);
-      await harness.client.machines.update(APP, ID, { config: machine.config });
-      await harness.client.machines.stop(APP, ID);
-      await harness.client.machines.start(APP, ID);
-      await harness.client.machines.setMetadata(APP, ID, 'flydr_role', 'primary');
-      await harness.client.machines.cordon(APP, ID);
-      await harness.client.machines.exec(APP, ID, { command: ['printenv', 'FLY_MACHINE_ID'] });
-    });
-    const mutations = harness.fly.seen.filter((item) => item.method !== 'GET' && !item.path.endsWith('/lease'));
+    await withLease(
+      harness.client,
+      APP,
+      ID,
+      { ttlSeconds: 30, description: 'flydr failover' },
+      async (lease) => {
+        nonce = lease.nonce;
+        const machine = await harness.client.machines.get(APP, ID);
+        await harness.client.machines.update(APP, ID, { config: machine.config });
+        await harness.client.machines.stop(APP, ID);
+        await harness.client.machines.start(APP, ID);
+        await harness.client.machines.setMetadata(APP, ID, 'flydr_role', 'primary');
+        await harness.client.machines.cordon(APP, ID);
+        await harness.client.machines.exec(APP, ID, { command: ['printenv', 'FLY_MACHINE_ID'] });
+      },
+    );
+    const mutations = harness.fly.seen.filter(
+      (item) => item.method !== 'GET' && !item.path.endsWith('/lease'),
+    );
     expect(mutations).toHaveLength(6);
     for (const mutation of mutations) expect(mutation.headers[LEASE_NONCE_HEADER]).toBe(nonce);
   });
@@ -95,14 +129,18 @@ describe('withLease', () => {
     await withLease(harness.client, APP, ID, {}, async () => {
       await harness.client.machines.get(APP, ID);
     });
-    expect(harness.fly.requests('GET', /\/machines\/148ed193b95089$/)[0]?.headers[LEASE_NONCE_HEADER]).toBeUndefined();
+    expect(
+      harness.fly.requests('GET', /\/machines\/148ed193b95089$/)[0]?.headers[LEASE_NONCE_HEADER],
+    ).toBeUndefined();
   });
 
   it('stops sending the nonce after release', async () => {
     harness = memoryHarness();
     await withLease(harness.client, APP, ID, {}, async () => undefined);
     await harness.client.machines.cordon(APP, ID);
-    expect(harness.fly.requests('POST', /\/cordon$/)[0]?.headers[LEASE_NONCE_HEADER]).toBeUndefined();
+    expect(
+      harness.fly.requests('POST', /\/cordon$/)[0]?.headers[LEASE_NONCE_HEADER],
+    ).toBeUndefined();
   });
 
   it('releases when the callback throws', async () => {
@@ -134,7 +172,12 @@ describe('withLease', () => {
     harness = memoryHarness({ logger });
     let aborted = false;
     await withLease(harness.client, APP, ID, { ttlSeconds: 2 }, async (_lease, context) => {
-      harness.fly.leases.set(ID, { nonce: 'stolen', expiresAt: Date.now() / 1000 + 60, owner: 'x', description: 'other' });
+      harness.fly.leases.set(ID, {
+        nonce: 'stolen',
+        expiresAt: Date.now() / 1000 + 60,
+        owner: 'x',
+        description: 'other',
+      });
       await new Promise((resolve) => setTimeout(resolve, 1_300));
       aborted = context.signal.aborted;
     });

@@ -62,14 +62,27 @@ describe('machines.create', () => {
       skip_launch: true,
     });
     expect(machine.region).toBe('sin');
-    expect(last('POST', /\/machines$/)?.body).toMatchObject({ region: 'sin', skip_launch: true, name: 'standby-sin-1' });
+    expect(last('POST', /\/machines$/)?.body).toMatchObject({
+      region: 'sin',
+      skip_launch: true,
+      name: 'standby-sin-1',
+    });
   });
 
   it('retries 404 within notFoundRetryMs', async () => {
     harness = memoryHarness();
     const config = (await harness.client.machines.get(APP, ID)).config;
-    const created = await harness.client.machines.create(APP, { config, region: 'sin' }, { notFoundRetryMs: 2_000 });
-    harness.fly.script('GET', new RegExp(`/machines/${created.id}$`), { status: 404, body: { error: 'machine not found' } }, { status: 404, body: { error: 'machine not found' } });
+    const created = await harness.client.machines.create(
+      APP,
+      { config, region: 'sin' },
+      { notFoundRetryMs: 2_000 },
+    );
+    harness.fly.script(
+      'GET',
+      new RegExp(`/machines/${created.id}$`),
+      { status: 404, body: { error: 'machine not found' } },
+      { status: 404, body: { error: 'machine not found' } },
+    );
     const machine = await harness.client.machines.get(APP, created.id);
     expect(machine.id).toBe(created.id);
     expect(harness.fly.requests('GET', new RegExp(`/machines/${created.id}$`))).toHaveLength(3);
@@ -77,7 +90,10 @@ describe('machines.create', () => {
 
   it('gives up on 404 without notFoundRetryMs', async () => {
     harness = memoryHarness();
-    harness.fly.script('GET', /\/machines\/148ed193b95089$/, { status: 404, body: { error: 'machine not found' } });
+    harness.fly.script('GET', /\/machines\/148ed193b95089$/, {
+      status: 404,
+      body: { error: 'machine not found' },
+    });
     await expect(harness.client.machines.get(APP, ID)).rejects.toBeInstanceOf(FlyNotFoundError);
     expect(harness.fly.requests('GET', /\/machines\/148ed193b95089$/)).toHaveLength(1);
   });
@@ -93,7 +109,9 @@ describe('machines lifecycle', () => {
       skip_launch: true,
     });
     expect(updated.instance_id).toBe('01JBX9ZZZZZZZZZZZZZZZZZZZZ');
-    expect(last('POST', /\/machines\/148ed193b95089$/)?.body).toMatchObject({ current_version: machine.instance_id });
+    expect(last('POST', /\/machines\/148ed193b95089$/)?.body).toMatchObject({
+      current_version: machine.instance_id,
+    });
   });
 
   it('starts and reads the lenient answer', async () => {
@@ -117,7 +135,11 @@ describe('machines lifecycle', () => {
 
   it('restarts with query options', async () => {
     harness = memoryHarness();
-    await harness.client.machines.restart(APP, ID, { signal: 'SIGINT', timeout: '10s', forceStop: true });
+    await harness.client.machines.restart(APP, ID, {
+      signal: 'SIGINT',
+      timeout: '10s',
+      forceStop: true,
+    });
     const query = last('POST', /\/restart$/)?.query;
     expect(query?.get('signal')).toBe('SIGINT');
     expect(query?.get('timeout')).toBe('10s');
@@ -147,28 +169,49 @@ describe('machines lifecycle', () => {
 describe('machines.exec', () => {
   it('returns output of a zero exit', async () => {
     harness = memoryHarness();
-    const result = await harness.client.machines.exec(APP, ID, { command: ['printenv', 'FLY_MACHINE_ID'], timeoutSeconds: 10 });
-    expect(result).toEqual({ exitCode: 0, exitSignal: undefined, stdout: '148ed193b95089\n', stderr: '' });
-    expect(last('POST', /\/exec$/)?.body).toEqual({ command: ['printenv', 'FLY_MACHINE_ID'], timeout: 10 });
+    const result = await harness.client.machines.exec(APP, ID, {
+      command: ['printenv', 'FLY_MACHINE_ID'],
+      timeoutSeconds: 10,
+    });
+    expect(result).toEqual({
+      exitCode: 0,
+      exitSignal: undefined,
+      stdout: '148ed193b95089\n',
+      stderr: '',
+    });
+    expect(last('POST', /\/exec$/)?.body).toEqual({
+      command: ['printenv', 'FLY_MACHINE_ID'],
+      timeout: 10,
+    });
   });
 
   it('throws FLY_EXEC_FAILED on a 200 with a failing exit code', async () => {
     harness = memoryHarness();
-    const error = await harness.client.machines.exec(APP, ID, { command: ['sqlite3', '/app/data/app.db'] }).catch((e: unknown) => e);
+    const error = await harness.client.machines
+      .exec(APP, ID, { command: ['sqlite3', '/app/data/app.db'] })
+      .catch((e: unknown) => e);
     expect(isFlyError(error, 'FLY_EXEC_FAILED')).toBe(true);
     expect((error as FlyExecError).result.exitCode).toBe(127);
   });
 
   it('returns a failure with allowFailure', async () => {
     harness = memoryHarness();
-    const result = await harness.client.machines.exec(APP, ID, { command: ['sqlite3'], allowFailure: true });
+    const result = await harness.client.machines.exec(APP, ID, {
+      command: ['sqlite3'],
+      allowFailure: true,
+    });
     expect(result.exitCode).toBe(127);
   });
 
   it('treats a terminating signal as failure', async () => {
     harness = memoryHarness();
-    harness.fly.script('POST', /\/exec$/, { status: 200, body: { exit_code: 0, exit_signal: 9, stdout: '', stderr: '' } });
-    await expect(harness.client.machines.exec(APP, ID, { command: ['sleep', '100'] })).rejects.toBeInstanceOf(FlyExecError);
+    harness.fly.script('POST', /\/exec$/, {
+      status: 200,
+      body: { exit_code: 0, exit_signal: 9, stdout: '', stderr: '' },
+    });
+    await expect(
+      harness.client.machines.exec(APP, ID, { command: ['sleep', '100'] }),
+    ).rejects.toBeInstanceOf(FlyExecError);
   });
 });
 
@@ -194,9 +237,20 @@ describe('machines metadata', () => {
   it('sets, reads, merges, replaces and deletes keys', async () => {
     harness = memoryHarness();
     await harness.client.machines.setMetadata(APP, ID, 'flydr_role', 'primary');
-    expect(await harness.client.machines.getMetadata(APP, ID)).toEqual({ fly_process_group: 'app', flydr_role: 'primary' });
-    await harness.client.machines.mergeMetadata(APP, ID, { flydr_generation: '2' }, { machineVersion: 'v1' });
-    expect(last('PATCH', /\/metadata$/)?.body).toEqual({ metadata: { flydr_generation: '2' }, machine_version: 'v1' });
+    expect(await harness.client.machines.getMetadata(APP, ID)).toEqual({
+      fly_process_group: 'app',
+      flydr_role: 'primary',
+    });
+    await harness.client.machines.mergeMetadata(
+      APP,
+      ID,
+      { flydr_generation: '2' },
+      { machineVersion: 'v1' },
+    );
+    expect(last('PATCH', /\/metadata$/)?.body).toEqual({
+      metadata: { flydr_generation: '2' },
+      machine_version: 'v1',
+    });
     await harness.client.machines.replaceMetadata(APP, ID, { a: '1' });
     await harness.client.machines.deleteMetadata(APP, ID, 'a');
     expect(await harness.client.machines.getMetadata(APP, ID)).toEqual({});

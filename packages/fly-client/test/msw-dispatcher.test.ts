@@ -1,4 +1,4 @@
-import { HttpResponse, delay, http } from 'msw';
+import { delay, HttpResponse, http } from 'msw';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createMswDispatcher } from '../../fly-sim/src/msw-dispatcher.js';
@@ -6,11 +6,17 @@ import { createMswDispatcher } from '../../fly-sim/src/msw-dispatcher.js';
 const handlers = [
   http.get('*/v1/echo/:name', ({ request: incoming, params }) =>
     HttpResponse.json(
-      { name: params.name, query: new URL(incoming.url).searchParams.get('q'), auth: incoming.headers.get('authorization') },
+      {
+        name: params.name,
+        query: new URL(incoming.url).searchParams.get('q'),
+        auth: incoming.headers.get('authorization'),
+      },
       { headers: { 'fly-request-id': 'req-1' } },
     ),
   ),
-  http.post('*/v1/echo', async ({ request: incoming }) => HttpResponse.json({ got: await incoming.json() }, { status: 201 })),
+  http.post('*/v1/echo', async ({ request: incoming }) =>
+    HttpResponse.json({ got: await incoming.json() }, { status: 201 }),
+  ),
   http.get('*/v1/slow', async () => {
     await delay(5_000);
     return HttpResponse.json({ late: true });
@@ -43,7 +49,10 @@ describe('createMswDispatcher', () => {
 
   it('answers 501 naming an unhandled request', async () => {
     const dispatcher = createMswDispatcher(handlers);
-    const response = await request('http://127.0.0.1:4280/v1/nothing', { dispatcher, method: 'DELETE' });
+    const response = await request('http://127.0.0.1:4280/v1/nothing', {
+      dispatcher,
+      method: 'DELETE',
+    });
     expect(response.statusCode).toBe(501);
     expect(await response.body.json()).toEqual({ error: 'no msw handler for DELETE /v1/nothing' });
   });
@@ -52,7 +61,10 @@ describe('createMswDispatcher', () => {
     const dispatcher = createMswDispatcher(handlers);
     const controller = new AbortController();
     const started = Date.now();
-    const pending = request('http://127.0.0.1:4280/v1/slow', { dispatcher, signal: controller.signal });
+    const pending = request('http://127.0.0.1:4280/v1/slow', {
+      dispatcher,
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(new Error('stop now')), 20);
     await expect(pending).rejects.toThrow('stop now');
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -69,6 +81,8 @@ describe('createMswDispatcher', () => {
   it('refuses requests after close', async () => {
     const dispatcher = createMswDispatcher(handlers);
     await dispatcher.close();
-    await expect(request('http://127.0.0.1:4280/v1/echo/x', { dispatcher })).rejects.toThrow('closed');
+    await expect(request('http://127.0.0.1:4280/v1/echo/x', { dispatcher })).rejects.toThrow(
+      'closed',
+    );
   });
 });

@@ -41,15 +41,28 @@ describe('client rate limiting', () => {
   it('spaces a burst of starts on one machine', async () => {
     harness = memoryHarness({ rateLimit: { perSecond: 20, burst: 3 } });
     const started = Date.now();
-    for (let i = 0; i < 5; i++) await harness.client.machines.cordon('live-schedule-api', '148ed193b95089');
+    for (let i = 0; i < 5; i++)
+      await harness.client.machines.cordon('live-schedule-api', '148ed193b95089');
     // Burst of 3, then two tokens at 20/s: at least 2 x 50 ms.
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+  });
+
+  it('limits by default to a burst of 3 actions', async () => {
+    harness = memoryHarness({ rateLimit: undefined });
+    for (let i = 0; i < 3; i++)
+      await harness.client.machines.cordon('live-schedule-api', '148ed193b95089');
+    const fourth = harness.client.machines.cordon('live-schedule-api', '148ed193b95089', {
+      signal: AbortSignal.timeout(100),
+    });
+    await expect(fourth).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(harness.fly.requests('POST', /\/cordon$/)).toHaveLength(3);
   });
 
   it('does not limit with rateLimit false', async () => {
     harness = memoryHarness({ rateLimit: false });
     const started = Date.now();
-    for (let i = 0; i < 5; i++) await harness.client.machines.cordon('live-schedule-api', '148ed193b95089');
+    for (let i = 0; i < 5; i++)
+      await harness.client.machines.cordon('live-schedule-api', '148ed193b95089');
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 });

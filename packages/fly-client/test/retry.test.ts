@@ -2,7 +2,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFlyClient, FlyApiError, FlyRateLimitError } from '../src/index.js';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, parseRetryAfter, resolveRetryPolicy } from '../src/retry.js';
+import {
+  backoffDelayMs,
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  resolveRetryPolicy,
+} from '../src/retry.js';
 import { machineBody } from './helpers/fixtures.js';
 import {
   FAST_RETRY,
@@ -40,7 +45,9 @@ describe('retry of idempotent calls', () => {
   });
 
   it('stops after maxAttempts', async () => {
-    harness = memoryHarness({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, maxElapsedMs: 5_000 } });
+    harness = memoryHarness({
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, maxElapsedMs: 5_000 },
+    });
     const busy = { status: 503, body: { error: 'unavailable' } };
     harness.fly.script('GET', MACHINE_PATH, busy, busy, busy, busy);
     await expect(harness.client.machines.get(APP, ID)).rejects.toMatchObject({ status: 503 });
@@ -48,7 +55,9 @@ describe('retry of idempotent calls', () => {
   });
 
   it('stops when maxElapsedMs would pass', async () => {
-    harness = memoryHarness({ retry: { maxAttempts: 10, baseDelayMs: 40, maxDelayMs: 40, maxElapsedMs: 50 } });
+    harness = memoryHarness({
+      retry: { maxAttempts: 10, baseDelayMs: 40, maxDelayMs: 40, maxElapsedMs: 50 },
+    });
     const busy = { status: 502, body: { error: 'bad gateway' } };
     harness.fly.script('GET', MACHINE_PATH, busy, busy, busy, busy, busy);
     await expect(harness.client.machines.get(APP, ID)).rejects.toMatchObject({ status: 502 });
@@ -57,8 +66,15 @@ describe('retry of idempotent calls', () => {
 
   it('waits the Retry-After delay', async () => {
     const logger = recordingLogger();
-    harness = memoryHarness({ logger, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1_000, maxElapsedMs: 5_000 } });
-    harness.fly.script('GET', MACHINE_PATH, { status: 429, body: { error: 'rate limited' }, headers: { 'retry-after': '0.15' } });
+    harness = memoryHarness({
+      logger,
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1_000, maxElapsedMs: 5_000 },
+    });
+    harness.fly.script('GET', MACHINE_PATH, {
+      status: 429,
+      body: { error: 'rate limited' },
+      headers: { 'retry-after': '0.15' },
+    });
     const started = Date.now();
     await harness.client.machines.get(APP, ID);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
@@ -68,7 +84,10 @@ describe('retry of idempotent calls', () => {
 
   it('uses short backoff without Retry-After', async () => {
     const logger = recordingLogger();
-    harness = memoryHarness({ logger, retry: { maxAttempts: 3, baseDelayMs: 4, maxDelayMs: 1_000, maxElapsedMs: 5_000 } });
+    harness = memoryHarness({
+      logger,
+      retry: { maxAttempts: 3, baseDelayMs: 4, maxDelayMs: 1_000, maxElapsedMs: 5_000 },
+    });
     harness.fly.script('GET', MACHINE_PATH, { status: 429, body: { error: 'rate limited' } });
     await harness.client.machines.get(APP, ID);
     const retry = logger.lines.find((line) => line.message === 'fly request retry');
@@ -76,9 +95,17 @@ describe('retry of idempotent calls', () => {
   });
 
   it('gives up when Retry-After exceeds maxDelayMs', async () => {
-    harness = memoryHarness({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 100, maxElapsedMs: 5_000 } });
-    harness.fly.script('GET', MACHINE_PATH, { status: 429, body: { error: 'rate limited' }, headers: { 'retry-after': '30' } });
-    const error = (await harness.client.machines.get(APP, ID).catch((e: unknown) => e)) as FlyRateLimitError;
+    harness = memoryHarness({
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 100, maxElapsedMs: 5_000 },
+    });
+    harness.fly.script('GET', MACHINE_PATH, {
+      status: 429,
+      body: { error: 'rate limited' },
+      headers: { 'retry-after': '30' },
+    });
+    const error = (await harness.client.machines
+      .get(APP, ID)
+      .catch((e: unknown) => e)) as FlyRateLimitError;
     expect(error).toBeInstanceOf(FlyRateLimitError);
     expect(error.retryAfterMs).toBe(30_000);
     expect(harness.fly.requests('GET', MACHINE_PATH)).toHaveLength(1);
@@ -97,7 +124,11 @@ describe('retry of idempotent calls', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const client = createFlyClient({ token: OAUTH_TOKEN, baseUrl: `http://127.0.0.1:${port}`, retry: FAST_RETRY });
+    const client = createFlyClient({
+      token: OAUTH_TOKEN,
+      baseUrl: `http://127.0.0.1:${port}`,
+      retry: FAST_RETRY,
+    });
     try {
       const machine = await client.machines.get(APP, ID);
       expect(machine.id).toBe(ID);
@@ -114,28 +145,36 @@ describe('no retry of calls that create or run', () => {
     harness = memoryHarness();
     harness.fly.script('POST', /\/machines$/, { status: 504, text: 'gateway timeout' });
     const config = harness.fly.machines.get(ID)!.config as { image: string };
-    await expect(harness.client.machines.create(APP, { config, region: 'nrt' })).rejects.toMatchObject({ status: 504 });
+    await expect(
+      harness.client.machines.create(APP, { config, region: 'nrt' }),
+    ).rejects.toMatchObject({ status: 504 });
     expect(harness.fly.requests('POST', /\/machines$/)).toHaveLength(1);
   });
 
   it('sends a volume create once on 503', async () => {
     harness = memoryHarness();
     harness.fly.script('POST', /\/volumes$/, { status: 503, body: { error: 'unavailable' } });
-    await expect(harness.client.volumes.create(APP, { name: 'data', region: 'sin' })).rejects.toMatchObject({ status: 503 });
+    await expect(
+      harness.client.volumes.create(APP, { name: 'data', region: 'sin' }),
+    ).rejects.toMatchObject({ status: 503 });
     expect(harness.fly.requests('POST', /\/volumes$/)).toHaveLength(1);
   });
 
   it('sends exec once on 502', async () => {
     harness = memoryHarness();
     harness.fly.script('POST', /\/exec$/, { status: 502, body: { error: 'bad gateway' } });
-    await expect(harness.client.machines.exec(APP, ID, { command: ['sync'] })).rejects.toMatchObject({ status: 502 });
+    await expect(
+      harness.client.machines.exec(APP, ID, { command: ['sync'] }),
+    ).rejects.toMatchObject({ status: 502 });
     expect(harness.fly.requests('POST', /\/exec$/)).toHaveLength(1);
   });
 
   it('sends a snapshot create once on 429', async () => {
     harness = memoryHarness();
     harness.fly.script('POST', /\/snapshots$/, { status: 429, body: { error: 'rate limited' } });
-    await expect(harness.client.volumes.createSnapshot(APP, 'vol_8l524yj0ko347zmp')).rejects.toBeInstanceOf(FlyRateLimitError);
+    await expect(
+      harness.client.volumes.createSnapshot(APP, 'vol_8l524yj0ko347zmp'),
+    ).rejects.toBeInstanceOf(FlyRateLimitError);
     expect(harness.fly.requests('POST', /\/snapshots$/)).toHaveLength(1);
   });
 });

@@ -1,11 +1,16 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServer } from '@mswjs/http-middleware';
 import { Agent } from 'undici';
-import { createFlyClient, type FlyClient, type FlyClientOptions, type FlyLogger } from '../../src/index.js';
 // fly-sim depends on fly-client, so the client's tests reach the bridge by path instead of
 // adding a dependency cycle between the two packages.
 import { createMswDispatcher } from '../../../fly-sim/src/msw-dispatcher.js';
+import {
+  createFlyClient,
+  type FlyClient,
+  type FlyClientOptions,
+  type FlyLogger,
+} from '../../src/index.js';
 import { FakeFly } from './fake-fly.js';
 
 /** A macaroon token in the shape `fly tokens create` prints. */
@@ -19,12 +24,20 @@ export const OAUTH_TOKEN = 'fo1_oauthSecretTokenValue7Gq2Lm9Xz';
 export const FAST_RETRY = { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 20, maxElapsedMs: 2_000 };
 
 /** A logger that keeps every line, for redaction and retry checks. */
-export function recordingLogger(): FlyLogger & { lines: { level: string; message: string; fields: unknown }[] } {
+export function recordingLogger(): FlyLogger & {
+  lines: { level: string; message: string; fields: unknown }[];
+} {
   const lines: { level: string; message: string; fields: unknown }[] = [];
   const keep = (level: string) => (message: string, fields?: unknown) => {
     lines.push({ level, message, fields });
   };
-  return { lines, debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+  return {
+    lines,
+    debug: keep('debug'),
+    info: keep('info'),
+    warn: keep('warn'),
+    error: keep('error'),
+  };
 }
 
 export interface Harness {
@@ -55,7 +68,8 @@ export async function httpHarness(
   overrides: ClientOverrides = {},
   fly = new FakeFly(),
 ): Promise<Harness & { connections: () => number; origin: string }> {
-  const app = createServer(...fly.handlers);
+  // The middleware's CommonJS typings name msw's CommonJS handler type; the objects are the same.
+  const app = createServer(...(fly.handlers as unknown as Parameters<typeof createServer>));
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
