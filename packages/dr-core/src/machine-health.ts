@@ -4,8 +4,11 @@ import type { FlyClient, Machine } from './fly-types.js';
 
 /** Options of {@link waitForHealthy}. */
 export interface HealthWaitOptions {
-  /** Also require `GET healthUrl` to answer 2xx. */
-  healthUrl?: string;
+  /**
+   * Also require `GET healthUrl` to answer 2xx. A function is called on every poll with the
+   * machine as Fly reports it, for URLs that change when the app restarts.
+   */
+  healthUrl?: string | ((machine: Machine) => string | undefined);
   /** @default 120000 */
   timeoutMs?: number;
   /** Pause between polls. @default 500 */
@@ -35,8 +38,14 @@ export async function waitForHealthy(
       machineId,
       options.signal === undefined ? {} : { signal: options.signal },
     );
+    const url =
+      typeof options.healthUrl === 'function' ? options.healthUrl(machine) : options.healthUrl;
     problem =
-      machineProblem(machine) ?? (await healthUrlProblem(options.healthUrl, options.signal)) ?? '';
+      machineProblem(machine) ??
+      (options.healthUrl !== undefined && url === undefined
+        ? 'the health URL is not known yet'
+        : await healthUrlProblem(url, options.signal)) ??
+      '';
     if (problem === '') {
       return machine;
     }

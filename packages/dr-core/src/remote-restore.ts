@@ -13,7 +13,7 @@ import type {
   MachineTransportFactory,
 } from './fly-types.js';
 import type { DrLogger } from './logger.js';
-import { waitForHealthy } from './machine-health.js';
+import { type HealthWaitOptions, waitForHealthy } from './machine-health.js';
 import { applyConfig, maintenanceConfig } from './maintenance-mode.js';
 import { backupFromMachine } from './remote-backup.js';
 import { remoteFreeBytes, remoteTempPath, transferError } from './remote-database.js';
@@ -36,8 +36,11 @@ export interface RemoteRestoreContext {
 
 /** Options of a restore onto a machine. */
 export interface RemoteRestoreOptions {
-  /** `GET` this URL after the restore; anything but 2xx rolls the restore back. */
-  healthUrl?: string;
+  /**
+   * `GET` this URL after the restore; anything but 2xx rolls the restore back. A function
+   * gets the machine on every poll.
+   */
+  healthUrl?: HealthWaitOptions['healthUrl'];
   /** Strategy of the copy of the current database taken first. @default 'auto' */
   strategy?: RemoteStrategy | 'auto';
   /** @default 'quick' */

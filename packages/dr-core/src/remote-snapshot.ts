@@ -73,7 +73,9 @@ export async function chooseStrategy(
   if (requested === 'copy-validate') {
     return requested;
   }
-  const hasSqlite3 = await remoteHasSqlite3(transport);
+  const hasSqlite3 = await remoteHasSqlite3(transport).catch((error: unknown) => {
+    throw transferError(error, 'command -v sqlite3', transport.machineId, 'sqlite3');
+  });
   if (requested === 'sqlite3-backup' && !hasSqlite3) {
     throw new DrError(
       'DR_INVALID_INPUT',
@@ -97,9 +99,18 @@ export async function takeRemoteSnapshot(
   strategy: RemoteStrategy,
   options: RemoteSnapshotOptions,
 ): Promise<RemoteSnapshot> {
-  return strategy === 'sqlite3-backup'
-    ? snapshotWithSqlite3Backup(options)
-    : snapshotWithCopyValidate(options);
+  try {
+    return strategy === 'sqlite3-backup'
+      ? await snapshotWithSqlite3Backup(options)
+      : await snapshotWithCopyValidate(options);
+  } catch (error) {
+    throw transferError(
+      error,
+      `${strategy} snapshot`,
+      options.transport.machineId,
+      options.databasePath,
+    );
+  }
 }
 
 /**
