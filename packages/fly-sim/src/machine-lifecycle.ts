@@ -335,7 +335,7 @@ export function destroyMachine(world: SimWorld, machine: MachineRecord, force: b
   if (machine.state === 'destroyed' || machine.state === 'destroying') return;
   if (!force && STOPPABLE.has(machine.state)) {
     throw new SimApiError(412, {
-      error: `unable to destroy machine ${machine.id}: it is ${machine.state}, not stopped; stop it first or pass force=true`,
+      error: `unable to destroy machine ${machine.id} from its current state '${machine.state}': stop it first or pass force=true`,
     });
   }
   if (machine.hostDown && !force) throw hostUnreachable(machine, 'destroy');

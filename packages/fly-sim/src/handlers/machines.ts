@@ -175,6 +175,34 @@ export function machineRoutes(world: SimWorld): RouteSpec[] {
       machine.cordoned = false;
       world.recordEvent(machine, 'uncordon', machine.state, 'user');
     }),
+    lifecycle('signal', async (machine, context) => {
+      const request = await context.body();
+      if (typeof request.signal !== 'string' || !/^SIG[A-Z0-9]+$/.test(request.signal)) {
+        throw badRequest(
+          `invalid signal ${JSON.stringify(request.signal)}: use a name such as SIGHUP`,
+        );
+      }
+      if (machine.state !== 'started') throw invalidState(machine, 'signal');
+      // NOTE: the signal is only recorded as an event; the simulated app does not react to it.
+      world.recordEvent(machine, 'signal', machine.state, 'user');
+    }),
+    {
+      method: 'get',
+      path: '/v1/apps/:app/machines/:id/ps',
+      action: 'machines.ps',
+      handle: (context) => {
+        const machine = machineOf(world, context);
+        if (machine.state !== 'started') throw invalidState(machine, 'list processes of');
+        const init = machine.config.init;
+        const command = [init?.exec, init?.entrypoint, init?.cmd].find(
+          (v) => Array.isArray(v) && v.length > 0,
+        );
+        return jsonResponse([
+          { pid: 1, command: '/.fly/init', cpu: 0, rss: 4096 },
+          { pid: 300, command: command?.join(' ') ?? 'app', cpu: 0, rss: 65536 },
+        ]);
+      },
+    },
     {
       method: 'get',
       path: '/v1/apps/:app/machines/:id/wait',
