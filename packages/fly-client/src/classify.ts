@@ -23,7 +23,7 @@ const CAPACITY_STATUSES = new Set(['insufficient_capacity', 'volume_placement_ca
 const CAPACITY_TEXT =
   /\binsufficient (?:resources|capacity|memory|cpus?|gpus?|disk|storage|space)\b|could not reserve resource|\bcapacity\b|deploys to this host are temporarily disabled/i;
 
-/** Messages that say the machine or volume is in the wrong state for the request. */
+/** Messages that report the machine or volume is in the wrong state for the request. */
 const STATE_TEXT =
   /current state|invalid state|not in a valid state|failed_precondition|unable to (?:start|stop|restart|suspend|cordon|uncordon|update|signal) machine|machine (?:is|was) (?:not|already)\b/i;
 
@@ -40,7 +40,7 @@ export interface FailedResponse {
   subject?: string | undefined;
 }
 
-/** Fly's error message and `status` code from an error body, JSON or plain text. */
+/** Reads Fly's error message and `status` code from an error body, JSON or plain text. */
 export function readErrorBody(bodyText: string): { message: string; flyStatus?: string } {
   let parsed: unknown;
   try {
@@ -65,9 +65,16 @@ function header(headers: FailedResponse['headers'], name: string): string | unde
 /**
  * Turns a non-2xx response into the matching error class.
  *
- * Order: capacity by Fly `status`; 429; capacity by message on 400/403/409/412; 401 and 403;
- * 404; 408; lease conflicts (409/412 naming a lease); wrong state by message on
- * 400/409/412/422; any other 409 as a lease conflict; everything else as a plain FlyApiError.
+ * Checks run in this order, first match wins:
+ * 1. capacity by Fly `status`;
+ * 2. 429;
+ * 3. capacity by message on 400, 403, 409 and 412;
+ * 4. 401 and 403;
+ * 5. 404, then 408;
+ * 6. lease conflicts (409 or 412 naming a lease);
+ * 7. wrong state by message on 400, 409, 412 and 422;
+ * 8. any other 409 as a lease conflict;
+ * 9. everything else as a plain FlyApiError.
  */
 export function classifyFailedResponse(response: FailedResponse): FlyApiError {
   const { message, flyStatus } = readErrorBody(response.bodyText);

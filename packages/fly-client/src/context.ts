@@ -21,12 +21,12 @@ export class LeaseRegistry {
     return `${app}/${machineId}`;
   }
 
-  /** Nonce of the lease held on the machine, if any. */
+  /** Returns the nonce of the lease held on the machine, if any. */
   get(app: string, machineId: string): string | undefined {
     return this.#leases.get(LeaseRegistry.key(app, machineId))?.nonce;
   }
 
-  /** The whole lease held on the machine, if any. */
+  /** Returns the whole lease held on the machine, if any. */
   lease(app: string, machineId: string): HeldLease | undefined {
     return this.#leases.get(LeaseRegistry.key(app, machineId));
   }

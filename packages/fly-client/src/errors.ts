@@ -25,20 +25,24 @@ interface FlyErrorOptions {
 /**
  * Root of every error raised by @flydr/fly-client.
  *
- * The message and hint are redacted when the error is built: no token known to any client in
- * this process, and nothing that looks like a token, private key or certificate, survives
- * into `message`, `stack`, `String(error)` or `JSON.stringify(error)`.
+ * The message ends with the hint, the next step to take, which is also kept in `hint`. Both are
+ * redacted when the error is built: no token known to any client in this process, and
+ * nothing that looks like a token, private key or certificate, survives into `message`,
+ * `stack`, `String(error)` or `JSON.stringify(error)`.
  */
 export class FlyError extends Error {
   /** Stable error code. */
   readonly code: FlyErrorCode;
-  /** What to do next, in one sentence. */
+  /** Next step for the caller, in one sentence. */
   readonly hint: string | undefined;
 
   constructor(code: FlyErrorCode, message: string, options: FlyErrorOptions = {}) {
     const hint = options.hint === undefined ? undefined : globalRedactor.redact(options.hint);
     const cause = sanitizeCause(options.cause);
-    super(globalRedactor.redact(message), cause === undefined ? undefined : { cause });
+    super(
+      globalRedactor.redact(withAdvice(message, hint)),
+      cause === undefined ? undefined : { cause },
+    );
     this.name = new.target.name;
     this.code = code;
     this.hint = hint;
@@ -67,6 +71,12 @@ Object.defineProperty(FlyError, Symbol.hasInstance, {
     return typeof value === 'object' && value !== null && FLY_ERROR_BRAND in value;
   },
 });
+
+/** Appends the hint to the message, so the next step is there even where only messages show. */
+function withAdvice(message: string, hint: string | undefined): string {
+  if (!hint || message.includes(hint)) return message;
+  return `${message.replace(/[.\s]+$/, '')}. ${hint}`;
+}
 
 /**
  * Keeps a cause for debugging but never one whose text carries a secret: such a cause is
@@ -126,7 +136,7 @@ export interface FlyApiErrorDetails {
 }
 
 /**
- * Raised when Fly answers with an error status, or when no usable answer arrived.
+ * Raised when Fly responds with an error status, or when no usable response arrived.
  * Subclasses carry a specific code; this class itself uses `FLY_API_ERROR`.
  */
 export class FlyApiError extends FlyError {
@@ -162,7 +172,7 @@ export class FlyCapacityError extends FlyApiError {
   }
 }
 
-/** Fly answered 429; `retryAfterMs` holds the delay it asked for, when it sent one. */
+/** Fly responded 429; `retryAfterMs` is the delay it requested, when it sent one. */
 export class FlyRateLimitError extends FlyApiError {
   constructor(message: string, details: FlyApiErrorDetails) {
     super(message, details, 'FLY_RATE_LIMITED');
@@ -193,7 +203,7 @@ export class FlyLeaseConflictError extends FlyApiError {
   }
 }
 
-/** Fly answered 404 for the app, machine, volume or lease. */
+/** Fly responded 404 for the app, machine, volume or lease. */
 export class FlyNotFoundError extends FlyApiError {
   constructor(message: string, details: FlyApiErrorDetails) {
     super(message, details, 'FLY_NOT_FOUND');
@@ -214,7 +224,7 @@ export class FlyUnauthorizedError extends FlyApiError {
   }
 }
 
-/** No answer within the client timeout, a wait that reached its deadline, or a 408. */
+/** No response within the client timeout, a wait that reached its deadline, or a 408. */
 export class FlyTimeoutError extends FlyApiError {
   constructor(message: string, details: FlyApiErrorDetails) {
     super(message, details, 'FLY_TIMEOUT');
@@ -237,7 +247,7 @@ export class FlyResponseError extends FlyApiError {
   readonly endpoint: string;
   /** JSON path of the first mismatch, such as `$.config.guest.cpus`. */
   readonly jsonPath: string;
-  /** What the client expected at that path. */
+  /** Expected type or shape at that path. */
   readonly expected: string;
 
   constructor(
@@ -269,7 +279,7 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** An exec call whose command exited non-zero; `result` holds its exit code and output. */
+/** An exec call whose command exited non-zero. `result` contains its exit code and output. */
 export class FlyExecError extends FlyError {
   readonly result: ExecResult;
   readonly machineId: string;

@@ -56,11 +56,11 @@ export interface RestCall<S extends z.ZodType | undefined> {
   region?: string | undefined;
   /** Resource named in error messages, such as `machine 148ed193b95089 of app web`. */
   subject?: string | undefined;
-  /** Retry 404 answers until this time (Unix ms), for a machine that was just created. */
+  /** Retry 404 responses until this time (Unix ms), for a machine that was just created. */
   notFoundRetryUntil?: number | undefined;
 }
 
-/** Raw answer of one HTTP exchange. */
+/** Raw response of one HTTP exchange. */
 interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -93,8 +93,8 @@ function resolveNonce(context: ClientContext, call: RestCall<z.ZodType | undefin
  * Sends one REST call with rate limiting, retries for idempotent calls, and the 404 window for
  * just-created machines, then parses the 2xx body with the call's schema.
  *
- * @throws FlyApiError subclasses for error answers (see classifyFailedResponse),
- *   FlyNetworkError, FlyTimeoutError (no answer within the timeout), FlyResponseError (the body
+ * @throws FlyApiError subclasses for error responses (see classifyFailedResponse),
+ *   FlyNetworkError, FlyTimeoutError (no response within the timeout), FlyResponseError (the body
  *   does not fit), or the signal's reason when aborted.
  */
 export async function restRequest<S extends z.ZodType | undefined>(
@@ -141,7 +141,7 @@ export async function restRequest<S extends z.ZodType | undefined>(
 }
 
 /**
- * Repeats a call that answered 404 until `notFoundRetryUntil`, with backoff from 100 ms to 2 s.
+ * Repeats a call that got 404 until `notFoundRetryUntil`, with backoff from 100 ms to 2 s.
  * A 404 means Fly did nothing, so this is safe for any call.
  */
 async function retryNotFoundWindow<T>(
@@ -255,7 +255,7 @@ interface SendRequest {
 /**
  * Sends one request and reads the whole body.
  *
- * @throws FlyTimeoutError when no complete answer arrives within `timeoutMs`, FlyNetworkError
+ * @throws FlyTimeoutError when no complete response arrives within `timeoutMs`, FlyNetworkError
  *   for failures below HTTP, or the caller signal's reason when it aborts.
  */
 export async function send(
@@ -287,7 +287,7 @@ export async function send(
     if (request.signal?.aborted) throw request.signal.reason;
     if (timeout.aborted) {
       throw new FlyTimeoutError(
-        `no answer from Fly for ${subject} within ${request.timeoutMs} ms`,
+        `no response from Fly for ${subject} within ${request.timeoutMs} ms`,
         {
           method,
           path,
@@ -326,7 +326,7 @@ interface GraphqlErrorEntry {
 /**
  * Sends one GraphQL call to the client's `graphqlUrl` and parses `data` with the call's schema.
  *
- * @throws FlyUnauthorizedError or FlyNotFoundError when GraphQL `errors` say so, FlyApiError for
+ * @throws FlyUnauthorizedError or FlyNotFoundError when GraphQL `errors` report it, FlyApiError for
  *   other GraphQL errors, the REST error classes for HTTP errors, FlyResponseError when `data`
  *   does not fit, or the signal's reason when aborted.
  */

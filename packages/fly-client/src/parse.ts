@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { FlyResponseError } from './errors.js';
 
-/** Where a response came from, for the error message of a mismatch. */
+/** Origin of a response (endpoint, method, path), for the error message of a mismatch. */
 export interface ResponseOrigin {
   endpoint: string;
   method: string;

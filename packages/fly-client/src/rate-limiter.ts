@@ -25,7 +25,7 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimitOptions> = Object.freeze({
   getMachineBurst: 10,
 });
 
-/** Which published limit applies to a call. */
+/** Published limit that applies to a call. */
 export type RateClass = 'action' | 'getMachine';
 
 interface Bucket {
@@ -71,8 +71,8 @@ export class RateLimiter {
     const now = this.#now();
     const bucket = this.#buckets.get(key) ?? { tokens: burst, updatedAt: now };
 
-    // Refill for the time since the last update, then take one token; a negative balance is
-    // the queue of callers already waiting, so each waits for its own token.
+    // Refill for the time since the last update, then take one token. A negative balance is
+    // the queue of callers already waiting, so each caller waits for its own token.
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rate);
     bucket.updatedAt = now;
     bucket.tokens -= 1;

@@ -95,7 +95,7 @@ export function backoffDelayMs(
   return Math.round(exponential / 2 + (random() * exponential) / 2);
 }
 
-/** What the retry loop needs to know about one call. */
+/** Facts about one call that the retry loop decides on. */
 export interface RetryContext {
   policy: RetryPolicy;
   /** False for calls that create or run something; those are never retried. */
@@ -114,8 +114,8 @@ export interface RetryContext {
  * 2. a call that is not idempotent ends the loop with its error;
  * 3. an error that {@link isRetryableError} rejects ends the loop;
  * 4. the last allowed attempt ends the loop;
- * 5. the delay is Retry-After when the error carries one, else backoff; a Retry-After above
- *    maxDelayMs ends the loop, because waiting less than Fly asked would only earn another 429;
+ * 5. the delay is Retry-After when the error carries one, else backoff. A Retry-After above
+ *    maxDelayMs ends the loop, because waiting less than Fly requested would earn another 429;
  * 6. a delay that would end past maxElapsedMs ends the loop;
  * 7. otherwise wait (abortable) and try again.
  *

@@ -104,7 +104,7 @@ export function checkMachineName(value: unknown, field = 'name'): string {
   return value;
 }
 
-/** A concrete region code: three lowercase letters, such as `nrt`. */
+/** Checks a concrete region code: three lowercase letters, such as `nrt`. */
 export function checkRegionCode(value: unknown, field = 'region'): string {
   if (typeof value !== 'string' || !/^[a-z]{3}$/.test(value)) {
     fail(
@@ -118,7 +118,7 @@ export function checkRegionCode(value: unknown, field = 'region'): string {
 }
 
 /**
- * A machine placement region: one code or a comma-separated priority list of codes and
+ * Checks a machine placement region: one code or a comma-separated priority list of codes and
  * aliases (`us`, `eu`, `na`, `sa`, `apac`, `any`), as the machine create call accepts.
  */
 export function checkRegionExpression(value: unknown, field = 'region'): string[] {
@@ -134,7 +134,7 @@ export function checkRegionExpression(value: unknown, field = 'region'): string[
   return parts;
 }
 
-/** An integer within [min, max]. */
+/** Checks that a value is an integer within [min, max]. */
 export function checkInteger(
   value: unknown,
   field: string,
@@ -245,7 +245,7 @@ export function checkDuration(value: unknown, field = 'timeout'): string {
   return value;
 }
 
-/** A time budget in milliseconds: a finite number above zero. */
+/** Checks a time budget in milliseconds: a finite number above zero. */
 export function checkTimeoutMs(value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     fail(field, value, 'a number of milliseconds above 0', 'Pass a budget such as 60000.');
@@ -253,7 +253,7 @@ export function checkTimeoutMs(value: unknown, field: string): number {
   return value;
 }
 
-/** An SSH public key in authorized_keys form: `type base64 [comment]`. */
+/** Checks an SSH public key in authorized_keys form: `type base64 [comment]`. */
 export function checkPublicKey(value: unknown, field = 'publicKey'): string {
   const valid =
     typeof value === 'string' &&

@@ -14,7 +14,7 @@ export interface WithLeaseOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** What `fn` receives besides the lease. */
+/** Context passed to `fn` besides the lease. */
 export interface LeaseContext {
   /** Aborts when the caller's signal aborts, or when a refresh fails and the lease may be lost. */
   signal: AbortSignal;
@@ -29,8 +29,8 @@ export interface LeaseContext {
  * cordon, ...) sends `fly-machine-lease-nonce` without the caller passing it. A nested call on
  * the same machine reuses the held lease instead of acquiring again.
  *
- * A failed refresh is logged and aborts `context.signal`; a failed release is logged and does
- * not replace `fn`'s outcome, as the lease then expires by itself after its TTL.
+ * A failed refresh is logged and aborts `context.signal`. A failed release is logged but does
+ * not replace `fn`'s outcome, because the lease then expires by itself after its TTL.
  *
  * @throws FlyLeaseConflictError (`FLY_LEASE_CONFLICT`) when someone else holds the lease, with
  *   the holder's description in the message and `holderDescription`; FlyInputError for bad

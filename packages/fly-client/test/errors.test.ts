@@ -205,6 +205,7 @@ describe('error classification', () => {
     expect(error.flyStatus).toBe('insufficient_capacity');
     expect(error.message).toContain('region sin');
     expect(error.hint).toContain('flydr regions');
+    expect(error.message).toContain('Try another region; `flydr regions`');
   });
 
   it('prefers message over error in the body', async () => {

@@ -22,7 +22,7 @@ afterEach(async () => {
   await harness?.close();
 });
 
-/** Every form an error reaches a user or a log in. */
+/** Renders an error in every form that reaches a user or a log. */
 function renderings(error: unknown): Record<string, string> {
   const value = error as Error;
   return {

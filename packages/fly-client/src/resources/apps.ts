@@ -39,7 +39,7 @@ export class AppsResource {
    * network errors, 429 and 502-504.
    *
    * @throws FlyInputError for an invalid slug (nothing sent); FlyUnauthorizedError,
-   *   FlyNotFoundError, FlyResponseError and the other FlyApiError classes from the answer.
+   *   FlyNotFoundError, FlyResponseError and the other FlyApiError classes from the response.
    */
   async list(orgSlug: string, options: CallOptions = {}): Promise<App[]> {
     checkOrgSlug(orgSlug);
@@ -117,10 +117,10 @@ export class AppsResource {
   /**
    * Deletes an app and everything in it. Sends `DELETE /v1/apps/{app}`, with `?force=true` when
    * `force` is set so Fly stops running machines first. Not retried; after a network error,
-   * {@link AppsResource.get} answering 404 confirms the delete.
+   * {@link AppsResource.get} returning 404 confirms the delete.
    *
    * @throws FlyInputError for an invalid name (nothing sent); FlyNotFoundError when the app does
-   *   not exist; the other FlyApiError classes from the answer.
+   *   not exist; the other FlyApiError classes from the response.
    */
   async delete(
     app: string,

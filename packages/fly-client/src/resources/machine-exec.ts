@@ -17,7 +17,7 @@ export interface ExecRequest {
   allowFailure?: boolean | undefined;
 }
 
-/** Slack added to the HTTP timeout over the command timeout, for the answer to arrive. */
+/** Slack added to the HTTP timeout over the command timeout, for the response to arrive. */
 const HTTP_SLACK_MS = 15_000;
 
 function checkCommand(command: unknown): readonly string[] {
@@ -39,7 +39,7 @@ function checkCommand(command: unknown): readonly string[] {
 
 /**
  * Runs a command on a started machine. Sends `POST .../machines/{id}/exec` with
- * `{ command, stdin?, timeout? }`. Fly answers 200 even when the command fails, so the exit
+ * `{ command, stdin?, timeout? }`. Fly responds 200 even when the command fails, so the exit
  * code decides: a non-zero exit code or a terminating signal is a failure.
  *
  * Never retried, because the command may have run. To reconcile after a network error or
@@ -48,7 +48,7 @@ function checkCommand(command: unknown): readonly string[] {
  *
  * @throws FlyInputError for an empty command or bad timeout (nothing sent); FlyExecError
  *   (`FLY_EXEC_FAILED`, carrying the result) on failure unless allowFailure; FlyApiError
- *   classes from the answer; the signal's reason when aborted.
+ *   classes from the response; the signal's reason when aborted.
  */
 export async function execCommand(
   context: ClientContext,
@@ -94,7 +94,7 @@ export async function execCommand(
     subject: `machine ${machineId} of app ${app}`,
   });
 
-  // NOTE: Fly may also answer exec with application/octet-stream; only the JSON form is
+  // NOTE: Fly may also respond to exec with application/octet-stream; only the JSON form is
   // handled here, and another form raises FlyResponseError.
   const result: ExecResult = {
     exitCode: response.exit_code ?? 0,

@@ -16,7 +16,7 @@ export interface Lease {
   nonce: string;
   /** Expiry as Unix time in milliseconds. */
   expiresAt: number;
-  /** Who holds the lease, usually an email address. */
+  /** Holder of the lease, usually an email address. */
   owner?: string | undefined;
   /** Text the holder gave when acquiring, such as `flydr failover to sin`. */
   description?: string | undefined;
@@ -66,7 +66,7 @@ function unwrap(response: LeaseResponse, path: string, subject: string): LeaseDa
   };
   if (wrapped.status && wrapped.status !== 'success') {
     throw new FlyLeaseConflictError(
-      `lease request on ${subject} answered status ${wrapped.status}` +
+      `lease request on ${subject} returned status ${wrapped.status}` +
         (wrapped.message ? `: ${wrapped.message}` : ''),
       {
         method: 'POST',
@@ -106,7 +106,7 @@ function checkTtl(ttlSeconds: unknown): number {
 
 /**
  * Acquires a lease. Sends `POST .../machines/{id}/lease` with `{ ttl, description }` and no
- * nonce. Not retried, because a lost answer would leave a lease only its holder can release.
+ * nonce. Not retried, because a lost response would leave a lease only its holder can release.
  *
  * @throws FlyLeaseConflictError when another holder has the lease; the message names the
  *   holder's description and owner (read with a follow-up GET).
@@ -216,7 +216,7 @@ export async function refreshLease(
  * gone (404) counts as released.
  *
  * @throws FlyLeaseConflictError when another holder has the lease now; other FlyApiError
- *   classes from the answer.
+ *   classes from the response.
  */
 export async function releaseLease(
   context: ClientContext,
@@ -248,7 +248,7 @@ export async function releaseLease(
 /**
  * Reads the current lease. Sends `GET .../lease`; returns undefined when the machine has none.
  *
- * @throws FlyApiError classes other than not-found from the answer.
+ * @throws FlyApiError classes other than not-found from the response.
  */
 export async function getLease(
   context: ClientContext,

@@ -21,7 +21,7 @@ function checkValue(value: unknown): string {
 /**
  * Reads all metadata of a machine. Sends `GET .../metadata`; retried like every read.
  *
- * @throws FlyNotFoundError and other FlyApiError classes from the answer.
+ * @throws FlyNotFoundError and other FlyApiError classes from the response.
  */
 export async function getMetadata(
   context: ClientContext,
@@ -50,7 +50,7 @@ export async function getMetadata(
  * when the machine is leased); retried, as setting the same value twice is harmless.
  *
  * @throws FlyInputError for a bad key or value (nothing sent); FlyLeaseConflictError and other
- *   FlyApiError classes from the answer.
+ *   FlyApiError classes from the response.
  */
 export async function setMetadata(
   context: ClientContext,
@@ -80,7 +80,7 @@ export async function setMetadata(
 /**
  * Deletes one metadata key. Sends `DELETE .../metadata/{key}`; retried like a read.
  *
- * @throws FlyInputError for a bad key (nothing sent); FlyApiError classes from the answer.
+ * @throws FlyInputError for a bad key (nothing sent); FlyApiError classes from the response.
  */
 export async function deleteMetadata(
   context: ClientContext,
@@ -106,11 +106,11 @@ export async function deleteMetadata(
 
 /**
  * Replaces (`PUT`) or merges (`PATCH`) the whole metadata map. Sends
- * `{ metadata, machine_version? }`; with machineVersion Fly answers 412 when the machine moved
+ * `{ metadata, machine_version? }`; with machineVersion Fly responds 412 when the machine moved
  * on. Retried, because the same map twice has the same effect.
  *
  * @throws FlyInputError for a bad key or value (nothing sent); FlyApiError (412) on a version
- *   mismatch; other FlyApiError classes from the answer.
+ *   mismatch; other FlyApiError classes from the response.
  */
 export async function writeMetadata(
   context: ClientContext,

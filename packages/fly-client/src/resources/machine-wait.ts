@@ -42,7 +42,7 @@ export interface WaitResult {
   eventId: string | undefined;
 }
 
-/** Slack added to each HTTP timeout over the server-side wait, for the answer to arrive. */
+/** Slack added to each HTTP timeout over the server-side wait, for the response to arrive. */
 const HTTP_SLACK_MS = 15_000;
 
 function checkStates(state: WaitOptions['state']): WaitState[] {
@@ -68,7 +68,7 @@ function checkStates(state: WaitOptions['state']): WaitState[] {
  *
  * @throws FlyInputError for an unknown state, or `stopped` without instanceId (nothing sent);
  *   FlyTimeoutError when the budget runs out; FlyNotFoundError and the other FlyApiError classes
- *   from the answer; the signal's reason when aborted.
+ *   from the response; the signal's reason when aborted.
  */
 export async function waitForState(
   context: ClientContext,

@@ -65,7 +65,7 @@ export interface ListMachinesOptions {
 /** Options of `machines.create`. */
 export interface CreateMachineOptions extends CallOptions {
   /**
-   * For this long after the create, calls on the new machine that answer 404 are repeated,
+   * For this long after the create, calls on the new machine that get 404 are repeated,
    * because Fly may not list a new machine at once. In milliseconds. @default 0 (off)
    */
   notFoundRetryMs?: number | undefined;
@@ -210,7 +210,7 @@ export class MachinesResource {
    *
    * @throws FlyInputError for a bad config, name, region, mount path, more than one mount, or a
    *   mounted volume outside the requested region (nothing sent); FlyCapacityError;
-   *   FlyApiError classes from the answer; the signal's reason when aborted.
+   *   FlyApiError classes from the response; the signal's reason when aborted.
    */
   async create(
     app: string,
@@ -273,7 +273,7 @@ export class MachinesResource {
   }
 
   /**
-   * Starts a stopped or suspended machine. Sends `POST .../start`; the answer differs between
+   * Starts a stopped or suspended machine. Sends `POST .../start`; the response differs between
    * Fly's docs and spec, so every field of the result may be missing. Not retried; after a
    * network error, `wait` for `started`.
    *
@@ -388,7 +388,7 @@ export class MachinesResource {
 
   /**
    * Destroys a machine. Sends `DELETE .../machines/{id}`, with `?force=true` to kill a running
-   * one. Not retried; after a network error, `get` answering 404 (or state `destroyed`)
+   * one. Not retried; after a network error, `get` returning 404 (or state `destroyed`)
    * confirms the delete.
    *
    * @throws FlyInvalidStateError when it is running and force is unset; other FlyApiError classes.
@@ -413,7 +413,7 @@ export class MachinesResource {
 
   /**
    * Waits until the machine reaches a state, repeating Fly's 60-second server wait (and its
-   * 408 answers) until `timeoutMs` is spent.
+   * 408 responses) until `timeoutMs` is spent.
    *
    * @throws FlyInputError for an unknown state, or `stopped` without instanceId (nothing sent);
    *   FlyTimeoutError when the budget runs out; other FlyApiError classes.
@@ -436,7 +436,7 @@ export class MachinesResource {
    * Stops the Fly proxy from routing requests to the machine. Sends `POST .../cordon`; retried,
    * as cordoning twice is harmless.
    *
-   * @throws FlyApiError classes from the answer.
+   * @throws FlyApiError classes from the response.
    */
   async cordon(app: string, machineId: string, options: CallOptions = {}): Promise<void> {
     const common = this.#onMachine(app, machineId, 'cordon', options);
@@ -452,7 +452,7 @@ export class MachinesResource {
   /**
    * Lets the Fly proxy route requests to the machine again. Sends `POST .../uncordon`; retried.
    *
-   * @throws FlyApiError classes from the answer.
+   * @throws FlyApiError classes from the response.
    */
   async uncordon(app: string, machineId: string, options: CallOptions = {}): Promise<void> {
     const common = this.#onMachine(app, machineId, 'uncordon', options);
@@ -511,7 +511,7 @@ export class MachinesResource {
   /**
    * Lists the machine's config versions. Sends `GET .../versions`; retried.
    *
-   * @throws FlyApiError classes from the answer.
+   * @throws FlyApiError classes from the response.
    */
   async versions(
     app: string,
@@ -533,7 +533,7 @@ export class MachinesResource {
   /**
    * Lists processes running on the machine. Sends `GET .../ps`; retried.
    *
-   * @throws FlyApiError classes from the answer.
+   * @throws FlyApiError classes from the response.
    */
   async processes(
     app: string,
@@ -583,7 +583,7 @@ export class MachinesResource {
   }
 
   /**
-   * Replaces all metadata with `PUT .../metadata`; a machineVersion makes Fly answer 412 when
+   * Replaces all metadata with `PUT .../metadata`; a machineVersion makes Fly respond 412 when
    * the machine changed.
    * @throws FlyInputError (nothing sent); FlyApiError classes.
    */

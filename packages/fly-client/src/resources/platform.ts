@@ -16,7 +16,7 @@ export interface PlacementsRequest {
   compute?: MachineGuest | undefined;
   /** Region expression, such as `nrt` or `nrt,sin`. @default Fly's default, "[local],any" */
   region?: string | undefined;
-  /** Machines to place; 0 asks for the organization's limit per region. */
+  /** Machines to place. 0 requests the organization's limit per region. */
   count?: number | undefined;
   /** Volume the machines would need, by name. */
   volumeName?: string | undefined;

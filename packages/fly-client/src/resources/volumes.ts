@@ -297,10 +297,10 @@ export class VolumesResource {
   }
 
   /**
-   * Starts an on-demand snapshot. Sends `POST .../volumes/{id}/snapshots`; the answer body is
+   * Starts an on-demand snapshot. Sends `POST .../volumes/{id}/snapshots`; the response body is
    * ignored because Fly documents none.
    *
-   * Never retried, because a lost answer may still have started a snapshot. Reconcile with
+   * Never retried, because a lost response may still mean a snapshot started. Reconcile with
    * {@link VolumesResource.listSnapshots}: a snapshot created after the attempt means it went
    * through.
    *

@@ -10,13 +10,13 @@ export interface SeenRequest {
   body: unknown;
 }
 
-/** A scripted answer: status, JSON body (or raw text) and headers. */
+/** A scripted response: status, JSON body (or raw text) and headers. */
 export interface ScriptedAnswer {
   status: number;
   body?: unknown;
   text?: string;
   headers?: Record<string, string>;
-  /** Delay before answering, in milliseconds. */
+  /** Delay before responding, in milliseconds. */
   delayMs?: number;
 }
 
@@ -37,7 +37,7 @@ const REQUEST_ID = '01JBX7A0D5Q2M8Y6W4R1C3E9TZ-nrt';
 
 /**
  * A small stateful Fly Machines API for client tests: apps, machines, volumes, leases and
- * metadata, with scripted answers that override a route for the next N requests.
+ * metadata, with scripted responses that override a route for the next N requests.
  * The handlers use `*`-prefixed paths so they run both in-process and on 127.0.0.1.
  */
 export class FakeFly {

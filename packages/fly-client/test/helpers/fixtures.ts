@@ -1,8 +1,9 @@
-// Response bodies shaped like Fly's own, taken from the field lists in Fly's Machines API docs
-// and OpenAPI spec: Go-style nulls, durations as strings and nanosecond numbers, booleans for
-// autostop, and fields this client does not model (they must survive parsing).
+// Response bodies shaped like Fly's own, from the field lists in Fly's Machines API docs and
+// OpenAPI spec. They carry Go-style nulls, durations as strings and nanosecond numbers, and
+// booleans for autostop. They also carry fields this client does not model, which must survive
+// parsing.
 
-/** A started machine with one volume, services, checks and events. */
+/** Builds a started machine with one volume, services, checks and events. */
 export function machineBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     id: '148ed193b95089',
@@ -93,7 +94,7 @@ export function machineBody(overrides: Record<string, unknown> = {}): Record<str
   };
 }
 
-/** A 1 GB volume attached to the machine above. */
+/** Builds a 1 GB volume attached to the machine above. */
 export function volumeBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     id: 'vol_8l524yj0ko347zmp',
@@ -121,7 +122,7 @@ export function volumeBody(overrides: Record<string, unknown> = {}): Record<stri
   };
 }
 
-/** An app as `GET /v1/apps/{app}` returns it. */
+/** Builds an app as `GET /v1/apps/{app}` returns it. */
 export function appBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     id: 'zxv9w8y7u6t5',
@@ -136,7 +137,7 @@ export function appBody(overrides: Record<string, unknown> = {}): Record<string,
   };
 }
 
-/** Regions as `GET /v1/platform/regions` returns them. */
+/** Builds regions as `GET /v1/platform/regions` returns them. */
 export function regionsBody(): Record<string, unknown> {
   return {
     nearest: 'nrt',

@@ -23,7 +23,7 @@ export const OAUTH_TOKEN = 'fo1_oauthSecretTokenValue7Gq2Lm9Xz';
 /** Retry bounds small enough that tests never wait long. */
 export const FAST_RETRY = { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 20, maxElapsedMs: 2_000 };
 
-/** A logger that keeps every line, for redaction and retry checks. */
+/** Creates a logger that keeps every line, for redaction and retry checks. */
 export function recordingLogger(): FlyLogger & {
   lines: { level: string; message: string; fields: unknown }[];
 } {
@@ -48,7 +48,7 @@ export interface Harness {
 
 type ClientOverrides = Partial<FlyClientOptions>;
 
-/** A client answered in-process by the fake's msw handlers, with no socket. */
+/** Creates a client served in-process by the fake's msw handlers, with no socket. */
 export function memoryHarness(overrides: ClientOverrides = {}, fly = new FakeFly()): Harness {
   const dispatcher = createMswDispatcher(() => fly.handlers);
   const client = createFlyClient({
@@ -63,7 +63,7 @@ export function memoryHarness(overrides: ClientOverrides = {}, fly = new FakeFly
   return { fly, client, close: () => dispatcher.close() };
 }
 
-/** The same handlers served over real HTTP on 127.0.0.1, with a keep-alive undici Agent. */
+/** Serves the same handlers over real HTTP on 127.0.0.1 and connects a keep-alive undici Agent. */
 export async function httpHarness(
   overrides: ClientOverrides = {},
   fly = new FakeFly(),
