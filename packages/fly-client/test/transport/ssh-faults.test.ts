@@ -29,7 +29,7 @@ beforeAll(async () => {
   server = await startSsh2Server({
     machineId: MACHINE_ID,
     authorizedKey: userKey.public,
-    binDir: await createMachineBin(),
+    binDir: await createMachineBin(work),
   });
   content = randomBytes(FILE_SIZE);
   digest = createHash('sha256').update(content).digest('hex');
@@ -218,7 +218,7 @@ describe('SshTransport on a machine without tools', () => {
     bare = await startSsh2Server({
       machineId: MACHINE_ID,
       authorizedKey: userKey.public,
-      binDir: await createMachineBin({
+      binDir: await createMachineBin(work, {
         missing: ['sha256sum'],
         scripts: {
           df: 'echo "Filesystem 1024-blocks Used Available Capacity Mounted on"; echo "/dev/vdb 1024 1023 1 100% /data"',
