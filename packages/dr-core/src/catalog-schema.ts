@@ -1,3 +1,6 @@
+import { JOURNAL_SCHEMA } from './journal.js';
+import { PRIMARY_RECORDS_SCHEMA } from './primary-record.js';
+
 /**
  * Catalog schema migrations. Entry `i` moves a catalog from `PRAGMA user_version` i to
  * i + 1. Append new entries; never edit one that has shipped.
@@ -42,6 +45,9 @@ export const CATALOG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX backup_checks_backup ON backup_checks (backup_id);
   `,
+  // The operation journal (failover, failback) and the records of primaries and of the
+  // database content flydr last left on each machine's volume.
+  `${JOURNAL_SCHEMA}\n${PRIMARY_RECORDS_SCHEMA}`,
 ];
 
 /** Schema version that this build of flydr writes. */

@@ -12,7 +12,7 @@ export const CATALOG_FILE_NAME = 'catalog.sqlite';
 export type SnapshotStrategy = 'sqlite3-backup' | 'copy-validate' | 'local-file';
 
 /** Why a backup was taken. */
-export type BackupReason = 'backup' | 'pre-restore';
+export type BackupReason = 'backup' | 'pre-restore' | 'failover' | 'sync';
 
 /** One catalogued backup. */
 export interface BackupRecord {
@@ -257,6 +257,14 @@ export class Catalog {
   fileNames(): Set<string> {
     const rows = this.db.prepare('SELECT file_name FROM backups').all() as { file_name: string }[];
     return new Set(rows.map((row) => row.file_name));
+  }
+
+  /**
+   * The catalog's open database handle, for stores that keep their tables in the catalog
+   * (the operation journal, the primary records). Closing it closes the catalog.
+   */
+  get database(): Database.Database {
+    return this.db;
   }
 
   /** Returns the schema version stored in the catalog. */

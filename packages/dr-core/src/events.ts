@@ -1,5 +1,17 @@
+import type { RunnerEvent } from './operation-runner.js';
+
 /** Operation that emitted an event. */
-export type DrOperation = 'backup' | 'verify' | 'prune' | 'delete' | 'restore' | 'restore-file';
+export type DrOperation =
+  | 'backup'
+  | 'verify'
+  | 'prune'
+  | 'delete'
+  | 'restore'
+  | 'restore-file'
+  | 'failover'
+  | 'failback'
+  | 'sync'
+  | 'standby';
 
 /** Sent when a step of an operation starts. */
 export interface StepStartEvent {
@@ -37,7 +49,7 @@ export interface TransferProgressEvent {
 }
 
 /** Every event that dr-core sends to `onEvent`. */
-export type DrEvent = StepStartEvent | StepEndEvent | TransferProgressEvent;
+export type DrEvent = StepStartEvent | StepEndEvent | TransferProgressEvent | RunnerEvent;
 
 /** Receiver of {@link DrEvent}s. Exceptions it throws are ignored. */
 export type DrEventListener = (event: DrEvent) => void;
