@@ -20,6 +20,7 @@ import { remoteFreeBytes, remoteTempPath, transferError } from './remote-databas
 import type { RemoteStrategy } from './remote-snapshot.js';
 import { restoreFileTo, SIDECAR_SUFFIXES } from './restore-file.js';
 import type { SelectedMachine } from './source-machine.js';
+import { applyConfigStopped } from './stopped-config.js';
 import type { CheckKind } from './verify.js';
 
 /** What a restore onto a machine needs from its caller. */
@@ -53,6 +54,18 @@ export interface RemoteRestoreOptions {
   healthPollMs?: number;
   /** Lease length on the machine, refreshed while the restore runs. @default 60 */
   leaseTtlSeconds?: number;
+  /**
+   * How the machine ends: `started` runs the app and waits for its health; `stopped` stops
+   * the machine and puts its config back without starting the app, also after a rollback,
+   * for a failover target that must not serve yet. @default 'started'
+   */
+  finish?: 'started' | 'stopped';
+  /**
+   * Called with the verified copy of the current database (undefined when there is none)
+   * before anything on the volume changes. Throwing cancels the restore, which is then
+   * rolled back; the divergence check uses it.
+   */
+  beforeUpload?: (current: BackupRecord | undefined) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -206,6 +219,8 @@ async function runRestoreSteps(
     );
   });
 
+  await options.beforeUpload?.(preRestoreBackup);
+
   await runStep(emit, 'restore', 'upload', async () => {
     await checkVolumeRoomForUpload(transport, databasePath, uploadSize);
     const remoteTemp = remoteTempPath(databasePath, 'restore');
@@ -252,10 +267,13 @@ async function runRestoreSteps(
   await runStep(emit, 'restore', 'restore-config', async () => {
     await state.transport?.close().catch(() => {});
     state.transport = undefined;
-    await applyConfig(client, app, machineId, state.savedConfig as MachineConfig, wait);
+    await putConfigBack(context, machineId, options, state.savedConfig as MachineConfig, wait);
     state.configRestored = true;
     state.inMaintenance = false;
   });
+  if (options.finish === 'stopped') {
+    return preRestoreBackup;
+  }
 
   await runStep(emit, 'restore', 'health', () =>
     waitForHealthy(client, app, machineId, {
@@ -266,6 +284,21 @@ async function runRestoreSteps(
     }),
   );
   return preRestoreBackup;
+}
+
+/** Puts the saved config back: started, or stopped for `finish: 'stopped'`. */
+async function putConfigBack(
+  context: RemoteRestoreContext,
+  machineId: string,
+  options: RemoteRestoreOptions,
+  config: MachineConfig,
+  wait: { timeoutMs?: number; signal?: AbortSignal },
+): Promise<void> {
+  if (options.finish === 'stopped') {
+    await applyConfigStopped(context.client, context.app, machineId, config, wait);
+  } else {
+    await applyConfig(context.client, context.app, machineId, config, wait);
+  }
 }
 
 /** Extra room left on the volume beyond the uploaded file. */
@@ -325,7 +358,7 @@ async function rollBack(
     if (state.inMaintenance || !state.configRestored) {
       await state.transport?.close().catch(() => {});
       state.transport = undefined;
-      await applyConfig(client, app, machineId, state.savedConfig, wait);
+      await putConfigBack(context, machineId, options, state.savedConfig, wait);
       state.inMaintenance = false;
     }
     logger.info('restore rolled back', { app, machine_id: machineId });
