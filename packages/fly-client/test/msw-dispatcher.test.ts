@@ -17,6 +17,9 @@ const handlers = [
   http.post('*/v1/echo', async ({ request: incoming }) =>
     HttpResponse.json({ got: await incoming.json() }, { status: 201 }),
   ),
+  http.get('*/v1/broken', () => {
+    throw new TypeError('socket hang up');
+  }),
   http.get('*/v1/slow', async () => {
     await delay(5_000);
     return HttpResponse.json({ late: true });
@@ -55,6 +58,13 @@ describe('createMswDispatcher', () => {
     });
     expect(response.statusCode).toBe(501);
     expect(await response.body.json()).toEqual({ error: 'no msw handler for DELETE /v1/nothing' });
+  });
+
+  it('fails the request when a handler throws', async () => {
+    const dispatcher = createMswDispatcher(handlers);
+    await expect(request('http://127.0.0.1:4280/v1/broken', { dispatcher })).rejects.toThrow(
+      'socket hang up',
+    );
   });
 
   it('rejects at once when the signal aborts', async () => {

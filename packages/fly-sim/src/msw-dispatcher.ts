@@ -18,8 +18,9 @@ export type MswHandlerSource = RequestHandler[] | (() => RequestHandler[]);
  * Handlers should use path patterns such as `*\/v1/apps/:app/machines`, so the same handlers
  * also work when @mswjs/http-middleware serves them on 127.0.0.1.
  *
- * @throws never from the factory itself. A handler that throws answers 500 with the error
- *   message, because msw turns handler exceptions into 500 responses.
+ * @throws never from the factory itself. A handler that throws makes the request fail with
+ *   that error, the way a reset connection would, because msw's `getResponse` passes handler
+ *   exceptions on.
  */
 export function createMswDispatcher(handlers: MswHandlerSource): Dispatcher {
   return new MswDispatcher(handlers);

@@ -30,6 +30,7 @@ export interface CreatedApp {
 export class AppsResource {
   readonly #context: ClientContext;
 
+  /** Built by {@link createFlyClient}; not meant to be constructed directly. */
   constructor(context: ClientContext) {
     this.#context = context;
   }

@@ -104,6 +104,7 @@ const eventsSchema = z.array(machineEventSchema).nullable();
 export class MachinesResource {
   readonly #context: ClientContext;
 
+  /** Built by {@link createFlyClient}; not meant to be constructed directly. */
   constructor(context: ClientContext) {
     this.#context = context;
   }

@@ -33,6 +33,7 @@ export interface PlacementsResult {
 export class PlatformResource {
   readonly #context: ClientContext;
 
+  /** Built by {@link createFlyClient}; not meant to be constructed directly. */
   constructor(context: ClientContext) {
     this.#context = context;
   }

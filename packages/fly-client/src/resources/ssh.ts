@@ -39,6 +39,7 @@ const certificateSchema = z.looseObject({
 export class SshResource {
   readonly #context: ClientContext;
 
+  /** Built by {@link createFlyClient}; not meant to be constructed directly. */
   constructor(context: ClientContext) {
     this.#context = context;
   }

@@ -110,6 +110,7 @@ export function checkCreateVolumeRequest(request: unknown): CreateVolumeRequest 
 export class VolumesResource {
   readonly #context: ClientContext;
 
+  /** Built by {@link createFlyClient}; not meant to be constructed directly. */
   constructor(context: ClientContext) {
     this.#context = context;
   }

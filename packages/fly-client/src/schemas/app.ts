@@ -24,4 +24,5 @@ export const createAppResponseSchema = z.looseObject({
   created_at: timestampSchema.optional(),
 });
 
+/** App as Fly returns it; unknown fields are kept. */
 export type App = z.infer<typeof appSchema>;

@@ -24,4 +24,5 @@ export const leaseResponseSchema = z.union([
   leaseDataSchema,
 ]);
 
+/** Lease object inside a lease response, in Fly's field names. */
 export type LeaseData = z.infer<typeof leaseDataSchema>;

@@ -178,13 +178,23 @@ export const processStatSchema = z.looseObject({
   rss: z.number().nullish(),
 });
 
+/** Machine config (`fly.MachineConfig`); unknown fields are kept. */
 export type MachineConfig = z.infer<typeof machineConfigSchema>;
+/** Guest size of a machine: CPU kind and count, memory. */
 export type MachineGuest = z.infer<typeof machineGuestSchema>;
+/** One volume mount of a machine. */
 export type MachineMount = z.infer<typeof machineMountSchema>;
+/** One service of a machine, with its ports and checks. */
 export type MachineService = z.infer<typeof machineServiceSchema>;
+/** One machine event, such as start or exit. */
 export type MachineEvent = z.infer<typeof machineEventSchema>;
+/** Machine as Fly returns it; unknown fields are kept. */
 export type Machine = z.infer<typeof machineSchema>;
+/** Machine from a summary list, where config may be missing. */
 export type MachineSummary = z.infer<typeof machineSummarySchema>;
+/** One config version of a machine. */
 export type MachineVersion = z.infer<typeof machineVersionSchema>;
+/** One process running on a machine. */
 export type ProcessStat = z.infer<typeof processStatSchema>;
+/** Response of a machine start; every field may be missing. */
 export type StartResult = z.infer<typeof startResponseSchema>;

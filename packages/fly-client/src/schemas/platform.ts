@@ -72,4 +72,5 @@ export const placementsResponseSchema = z.preprocess(
   }),
 );
 
+/** One Fly region; Go-cased keys are copied to snake_case names. */
 export type Region = z.infer<typeof regionSchema>;

@@ -45,5 +45,7 @@ export const volumeSnapshotSchema = z.looseObject({
   retention_days: z.number().nullish(),
 });
 
+/** Volume as Fly returns it; unknown fields are kept. */
 export type Volume = z.infer<typeof volumeSchema>;
+/** One snapshot of a volume; sizes are bytes. */
 export type VolumeSnapshot = z.infer<typeof volumeSnapshotSchema>;
