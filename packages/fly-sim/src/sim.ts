@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestHandler } from 'msw';
 import type { Dispatcher } from 'undici';
+import { AppProxy } from './app-proxy.js';
 import { type FaultHandle, FaultRegistry, type FaultSpec } from './faults.js';
 import { createApp } from './handlers/apps.js';
 import { allRoutes, routeHandlers } from './handlers/index.js';
@@ -47,6 +48,8 @@ export class Sim {
   readonly graphqlUrl: string;
   /** Every route the sim serves. */
   readonly routes: readonly SimRoute[];
+
+  private readonly proxies = new Map<string, Promise<AppProxy>>();
 
   /** @internal Use {@link startSim}. */
   constructor(
@@ -233,6 +236,29 @@ export class Sim {
     );
   }
 
+  /**
+   * Returns the app's public URL on 127.0.0.1 (standing in for https://<app>.fly.dev). Its
+   * `GET /health` reaches a started, uncordoned machine whose app runs, else answers 503.
+   *
+   * @throws Error when the app does not exist.
+   */
+  async publicUrl(appName: string): Promise<string> {
+    this.world.getApp(appName);
+    let proxy = this.proxies.get(appName);
+    if (proxy === undefined) {
+      proxy = AppProxy.start(appName, () => {
+        for (const machine of this.world.machines.values()) {
+          if (machine.app !== appName || machine.state !== 'started' || machine.cordoned) continue;
+          const healthUrl = this.runtime.healthUrl(machine.id);
+          if (healthUrl !== undefined) return { machineId: machine.id, healthUrl };
+        }
+        return undefined;
+      });
+      this.proxies.set(appName, proxy);
+    }
+    return (await proxy).url;
+  }
+
   /** Every invariant violation seen so far (database written under a running app, two writers). */
   violations(): Violation[] {
     return this.world.violations.list();
@@ -254,6 +280,8 @@ export class Sim {
     this.world.close();
     await this.runtime.close();
     await this.server.close();
+    const proxies = await Promise.allSettled(this.proxies.values());
+    await Promise.all(proxies.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
     await new Promise<void>((resolve) => this.portReservation.close(() => resolve()));
     if (this.ownsDataDir) rmSync(this.world.dataDir, { recursive: true, force: true });
   }

@@ -26,6 +26,7 @@ describe('sim.close', () => {
     const first = await sim.seedMachine('close-app');
     await sim.seedMachine('close-app', { region: 'sin', init: { exec: ['sleep', 'inf'] } });
     await eventually(() => sim.appWriter(first.machineId).committedIds().length > 3);
+    expect((await fetch(`${await sim.publicUrl('close-app')}/health`)).status).toBe(200);
     const client = await connect(first.privateIp, sim.sshPort, key.privateKey);
     expect((await execOver(client, shellJoin(['sync']))).code).toBe(0);
     const pendingWait = api(
@@ -45,7 +46,7 @@ describe('sim.close', () => {
 
     const hosts = listen.mock.calls.map((args) => args[1]);
     listen.mockRestore();
-    expect(hosts.length).toBeGreaterThanOrEqual(5);
+    expect(hosts.length).toBeGreaterThanOrEqual(6);
     expect(hosts.filter((host) => !isLoopback(host))).toEqual([]);
 
     // Every kind of handle is back to at most its count before the sim started.

@@ -80,6 +80,23 @@ describe('simulated app', () => {
     expect(machine.checks[0]?.status).toBe('passing');
   });
 
+  it('answers the public URL from an uncordoned machine', async () => {
+    const proxied = await startSim();
+    try {
+      proxied.createApp('proxy-app');
+      const { machineId } = await proxied.seedMachine('proxy-app');
+      const url = `${await proxied.publicUrl('proxy-app')}/health`;
+      const served = await fetch(url);
+      expect(served.status).toBe(200);
+      expect(served.headers.get('fly-machine-id')).toBe(machineId);
+
+      await api(proxied, 'POST', `/v1/apps/proxy-app/machines/${machineId}/cordon`);
+      expect((await fetch(url)).status).toBe(503);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('does not run under an init override', async () => {
     const { machineId } = await sim.seedMachine('other-app', { init: { cmd: ['sleep', 'inf'] } });
     expect(sim.appWriter(machineId).running()).toBe(false);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sim, startSim } from '../src/index.js';
 import { api } from './helpers/http.js';
-import { connect, execOver, openSftp, shellJoin, testKey } from './helpers/ssh.js';
+import { connect, execOver, openSftp, readHostKey, shellJoin, testKey } from './helpers/ssh.js';
 
 const run = promisify(execFile);
 const key = testKey();
@@ -195,6 +195,52 @@ async function graphql(
   });
   return (await response.json()) as { data: unknown };
 }
+
+describe('machine SSH exec and host key', () => {
+  it('appends stdin through the base64 template', async () => {
+    const client = await connect(privateIp, sim.sshPort, key.privateKey);
+    try {
+      const command = shellJoin(['sh', '-c', 'base64 -d >> "$1"', 'flydr', '/app/data/stdin.bin']);
+      const result = await execOver(
+        client,
+        command,
+        Buffer.from(Buffer.from('chunk').toString('base64')),
+      );
+      expect(result.code).toBe(0);
+    } finally {
+      client.end();
+    }
+    const volumeDir = sim.machine(machineId).volumeDir ?? '';
+    expect(readFileSync(join(volumeDir, 'stdin.bin'), 'utf8')).toBe('chunk');
+  });
+
+  it('reports exit 127 for an unknown command', async () => {
+    const client = await connect(privateIp, sim.sshPort, key.privateKey);
+    try {
+      expect((await execOver(client, 'ls /')).code).toBe(127);
+    } finally {
+      client.end();
+    }
+  });
+
+  it('keeps the host key across a restart', async () => {
+    const expected = sim.machine(machineId).hostPublicKey.split(' ')[1];
+    const before = await readHostKey(privateIp, sim.sshPort, key.privateKey);
+    expect(before.toString('base64')).toBe(expected);
+
+    expect((await api(sim, 'POST', `/v1/apps/ssh-app/machines/${machineId}/restart`)).status).toBe(
+      200,
+    );
+    const waited = await api(
+      sim,
+      'GET',
+      `/v1/apps/ssh-app/machines/${machineId}/wait?state=started&timeout=5`,
+    );
+    expect(waited.status).toBe(200);
+    const after = await readHostKey(privateIp, sim.sshPort, key.privateKey);
+    expect(after.toString('base64')).toBe(expected);
+  });
+});
 
 describe('machine SSH after stop', () => {
   it('refuses connections once stopped', async () => {

@@ -114,9 +114,15 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
   const serve = (reqId: number, work: () => Promise<void>): void => {
     work().catch((error: unknown) => {
       const [code, message] = statusOf(error);
-      sftp.status(reqId, code, message);
+      try {
+        sftp.status(reqId, code, message);
+      } catch {
+        // The channel closed before the answer; the client is gone.
+      }
     });
   };
+
+  sftp.on('error', () => {});
 
   const statPath = async (path: string): Promise<Attributes> => {
     const guest = files.normalize(path);

@@ -35,6 +35,31 @@ export function connect(
   });
 }
 
+/** Connects, records the host key blob the server presents, and disconnects. */
+export function readHostKey(host: string, port: number, privateKey: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKey: Buffer | undefined;
+    client.on('ready', () => {
+      client.end();
+      if (hostKey === undefined) reject(new Error('no host key was presented'));
+      else resolve(hostKey);
+    });
+    client.on('error', reject);
+    client.connect({
+      host,
+      port,
+      username: 'root',
+      privateKey,
+      readyTimeout: 5_000,
+      hostVerifier: (key: Buffer) => {
+        hostKey = key;
+        return true;
+      },
+    });
+  });
+}
+
 /** Runs a command over an exec channel and collects its output and exit code. */
 export function execOver(
   client: Client,
