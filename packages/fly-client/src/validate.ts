@@ -148,9 +148,13 @@ export function checkInteger(
   return value;
 }
 
-/** Volume sizes in GB: whole numbers from 1 to 500, the Fly maximum per volume. */
+/**
+ * Checks a volume size in GB: a whole number from 1 to 500.
+ *
+ * NOTE: 500 GB is an unconfirmed per-volume maximum; a larger limit on Fly would be rejected here.
+ */
 export function checkVolumeSizeGb(value: unknown, field = 'sizeGb'): number {
-  return checkInteger(value, field, 1, 500, 'Fly volumes are 1 to 500 GB; pass whole gigabytes.');
+  return checkInteger(value, field, 1, 500, 'Pass whole gigabytes from 1 to 500.');
 }
 
 /**

@@ -152,7 +152,10 @@ async function describeHolder(
   conflict: FlyLeaseConflictError,
   options: CallOptions,
 ): Promise<FlyLeaseConflictError> {
-  const holder = await getLease(context, app, machineId, options).catch(() => undefined);
+  const holder = await getLease(context, app, machineId, options).catch((error: unknown) => {
+    context.logger.debug('fly lease holder lookup failed', { app, machine_id: machineId, error });
+    return undefined;
+  });
   const description = holder?.description ?? undefined;
   const by = description ? ` by "${description}"` : ' by another operation';
   const owner = holder?.owner ? ` (owner ${holder.owner})` : '';
@@ -240,8 +243,8 @@ export async function releaseLease(
       subject: `lease on machine ${machineId} of app ${app}`,
     });
   } catch (error) {
-    if (error instanceof FlyNotFoundError) return;
-    throw error;
+    if (!(error instanceof FlyNotFoundError)) throw error;
+    context.logger.debug('fly lease already gone at release', { app, machine_id: machineId });
   }
 }
 

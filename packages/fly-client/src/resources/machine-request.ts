@@ -43,7 +43,7 @@ export interface UpdateMachineRequest {
 /** Volume facts the caller may pass so the client can check a mount before sending. */
 export type MountVolume = Pick<Volume, 'id' | 'region'>;
 
-/** Memory per CPU that Fly accepts, by CPU kind, in MB. */
+/** Memory per CPU by CPU kind, in MB, from the machine size presets in fly-go. */
 const MEMORY_PER_CPU: Record<string, [number, number]> = {
   shared: [256, 2048],
   performance: [2048, 8192],

@@ -156,7 +156,12 @@ export const startResponseSchema = z.looseObject({
   new_host: z.string().nullish(),
 });
 
-/** Response of `POST /machines/{id}/exec`. Go leaves out zero values, hence the defaults. */
+/**
+ * Response of `POST /machines/{id}/exec`.
+ *
+ * NOTE: a missing `exit_code` is read as 0, assuming Fly's Go encoder leaves out zero values;
+ * no Fly source states it.
+ */
 export const execResponseSchema = z.looseObject({
   exit_code: z.number().int().optional(),
   exit_signal: z.number().int().nullish(),
