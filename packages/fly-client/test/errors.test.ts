@@ -208,6 +208,26 @@ describe('error classification', () => {
     expect(error.message).toContain('Try another region; `flydr regions`');
   });
 
+  it('serializes code and request facts to JSON', async () => {
+    harness = memoryHarness();
+    harness.fly.script('GET', /\/machines\/148ed193b95089$/, {
+      status: 404,
+      body: { error: 'machine not found' },
+    });
+    const error = await harness.client.machines.get(APP, ID).catch((e: unknown) => e);
+    const json = JSON.parse(JSON.stringify(error)) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      name: 'FlyNotFoundError',
+      code: 'FLY_NOT_FOUND',
+      status: 404,
+      method: 'GET',
+      path: `/v1/apps/${APP}/machines/${ID}`,
+      requestId: '01JBX7A0D5Q2M8Y6W4R1C3E9TZ-nrt',
+      detail: 'machine not found',
+    });
+    expect(String(error)).toBe(`FlyNotFoundError: ${(error as Error).message}`);
+  });
+
   it('prefers message over error in the body', async () => {
     harness = memoryHarness();
     harness.fly.script('GET', /\/machines\/148ed193b95089$/, {

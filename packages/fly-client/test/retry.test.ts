@@ -198,3 +198,19 @@ describe('retry helpers', () => {
     expect(() => resolveRetryPolicy({ maxDelayMs: -1 })).toThrow(/retry.maxDelayMs/);
   });
 });
+describe('request logging', () => {
+  it('logs each request with its facts', async () => {
+    const logger = recordingLogger();
+    harness = memoryHarness({ logger });
+    await harness.client.machines.get(APP, ID);
+    const line = logger.lines.find((item) => item.message === 'fly request');
+    expect(line?.level).toBe('debug');
+    expect(line?.fields).toMatchObject({
+      endpoint: 'machines.get',
+      method: 'GET',
+      path: `/v1/apps/${APP}/machines/${ID}`,
+      status: 200,
+      attempt: 1,
+    });
+  });
+});
