@@ -21,7 +21,7 @@ export class SimApiError extends Error {
   }
 }
 
-/** 400 with `{ error }`, Fly's answer to a malformed or invalid request. */
+/** 400 with `{ error }`, Fly's response to a malformed or invalid request. */
 export function badRequest(message: string): SimApiError {
   return new SimApiError(400, { error: message });
 }

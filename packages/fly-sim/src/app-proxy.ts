@@ -6,7 +6,7 @@ export type ProxyTarget = () => { machineId: string; healthUrl: string } | undef
 
 /**
  * The app's public endpoint on 127.0.0.1, standing in for `https://<app>.fly.dev`: it sends
- * `GET /health` to a started, uncordoned machine whose app runs, and answers 503 when no
+ * `GET /health` to a started, uncordoned machine whose app runs, and returns 503 when no
  * machine can serve, as Fly's proxy does.
  */
 export class AppProxy {
@@ -54,7 +54,7 @@ export class AppProxy {
           response.writeHead(502, { 'content-type': 'application/json' });
           response.end(
             JSON.stringify({
-              error: `machine ${chosen.machineId} did not answer: ${(error as Error).message}`,
+              error: `machine ${chosen.machineId} did not respond: ${(error as Error).message}`,
             }),
           );
         });

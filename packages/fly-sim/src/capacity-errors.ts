@@ -1,7 +1,7 @@
 import { SimApiError } from './api-error.js';
 import type { CapacityErrorShapeName } from './options.js';
 
-/** What ran out of capacity, with the values the error bodies name. */
+/** Capacity failure: the resource that ran out, with the values the error bodies name. */
 export type CapacityFailure =
   | { kind: 'machine'; region: string; volumeId?: string }
   | { kind: 'volume'; region: string };

@@ -8,13 +8,13 @@ export interface FaultSpec {
    * e.g. "/v1/apps/:app/machines/:id/start".
    */
   path: RegExp | string;
-  /** Status to answer with instead of the real handler. */
+  /** Status of the injected response, sent instead of the real handler's. */
   status?: number;
-  /** Body of the injected answer: objects are sent as JSON, strings as text. */
+  /** Body of the injected response: objects are sent as JSON, strings as text. */
   body?: unknown;
-  /** Delay before answering (or before the real handler runs, when no status is set). */
+  /** Delay before the response (or before the real handler runs, when no status is set). */
   delayMs?: number;
-  /** Reset the connection instead of answering. */
+  /** Reset the connection instead of sending a response. */
   reset?: boolean;
   /** How many matching requests the fault applies to. @default 1 */
   times?: number;
@@ -53,7 +53,7 @@ export class FaultRegistry {
   /**
    * Adds a fault.
    *
-   * @throws Error when the spec neither answers, resets nor delays, or `times` is not positive.
+   * @throws Error when the spec sets none of status, reset and delayMs, or `times` is not positive.
    */
   inject(spec: FaultSpec): FaultHandle {
     if (spec.status === undefined && spec.reset !== true && spec.delayMs === undefined) {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getResponse, type RequestHandler } from 'msw';
 
-/** A running HTTP server that answers from msw handlers. */
+/** A running HTTP server that serves msw handlers. */
 export interface HandlerServer {
   url: string;
   close(): Promise<void>;
@@ -14,7 +14,7 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function answer(
+async function respond(
   handlers: RequestHandler[],
   origin: string,
   request: IncomingMessage,
@@ -36,7 +36,7 @@ async function answer(
     return;
   }
 
-  // Response.error() is how a handler asks for a reset connection.
+  // A handler returns Response.error() to request a reset connection.
   if (reply.type === 'error') {
     request.socket.destroy();
     return;
@@ -50,13 +50,13 @@ async function answer(
 }
 
 /**
- * Serves msw handlers over real HTTP on 127.0.0.1. Handlers answer through msw's
+ * Serves msw handlers over real HTTP on 127.0.0.1. Handlers respond through msw's
  * `getResponse`, and a handler that returns `Response.error()` resets the connection.
  */
 export async function serveHandlers(handlers: RequestHandler[], port = 0): Promise<HandlerServer> {
   let origin = '';
   const server: Server = createServer((request, response) => {
-    answer(handlers, origin, request, response).catch((error: unknown) => {
+    respond(handlers, origin, request, response).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
         return;

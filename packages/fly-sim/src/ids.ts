@@ -10,37 +10,37 @@ function randomString(alphabet: string, length: number): string {
   return out;
 }
 
-/** A machine id in Fly's form: 14 lowercase hex digits. */
+/** Returns a new machine id in Fly's form: 14 lowercase hex digits. */
 export function newMachineId(): string {
   return randomBytes(7).toString('hex');
 }
 
-/** A volume id in Fly's form: "vol_" and 16 lowercase letters or digits. */
+/** Returns a new volume id in Fly's form: "vol_" and 16 lowercase letters or digits. */
 export function newVolumeId(): string {
   return `vol_${randomString(LOWER_ALNUM, 16)}`;
 }
 
-/** A volume snapshot id in Fly's form: "vs_" and 16 letters or digits. */
+/** Returns a new volume snapshot id in Fly's form: "vs_" and 16 letters or digits. */
 export function newSnapshotId(): string {
   return `vs_${randomString(ALNUM, 16)}`;
 }
 
-/** A machine instance id (its version), shaped like the ULIDs Fly returns. */
+/** Returns a new machine instance id (its version), shaped like the ULIDs Fly returns. */
 export function newInstanceId(): string {
   return `01${randomString(CROCKFORD, 24)}`;
 }
 
-/** An opaque id for apps and organizations. */
+/** Returns a new opaque id for apps and organizations. */
 export function newOpaqueId(): string {
   return randomString(LOWER_ALNUM, 16);
 }
 
-/** A lease nonce. */
+/** Returns a new lease nonce. */
 export function newNonce(): string {
   return randomBytes(16).toString('hex');
 }
 
-/** A request id for the fly-request-id response header. */
+/** Returns a new request id for the fly-request-id response header. */
 export function newRequestId(): string {
   return `${randomString(CROCKFORD, 26)}-sim`;
 }
@@ -48,7 +48,7 @@ export function newRequestId(): string {
 const ADJECTIVES = ['quiet', 'brave', 'misty', 'young', 'polished', 'dry', 'frosty', 'sparkling'];
 const NOUNS = ['river', 'sun', 'leaf', 'shape', 'bird', 'flower', 'glade', 'resonance'];
 
-/** A machine name in the style of Fly's generated names ("quiet-river-1234"). */
+/** Returns a new machine name in the style of Fly's generated names ("quiet-river-1234"). */
 export function newMachineName(): string {
   return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${randomInt(1000, 9999)}`;
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
-/** What the simulated app of one machine has done, kept across its restarts. */
+/** Record of the simulated app of one machine, kept across its restarts. */
 export interface AppWriterLog {
   /** Every row id the app saw committed, in commit order. */
   committedIds: number[];
@@ -12,7 +12,7 @@ export interface AppWriterLog {
   errors: string[];
 }
 
-/** Where and how a simulated app runs. */
+/** Settings of a simulated app: its machine, database file and write interval. */
 export interface LiveAppOptions {
   machineId: string;
   region: string;

@@ -9,7 +9,7 @@ import type { SimWorld } from './world.js';
 /** Machine states from which `start` launches the machine. */
 const STARTABLE = new Set(['created', 'stopped', 'suspended', 'failed']);
 
-/** Machine states that stop accepts (it answers at once for already stopped machines). */
+/** Machine states that stop acts on; an already stopped machine is left as it is. */
 const STOPPABLE = new Set(['starting', 'started', 'replacing', 'restarting']);
 
 /** 412 for an action that the machine's current state does not allow. */
@@ -72,7 +72,7 @@ export function transition(
 
 /**
  * Throws the region's capacity error unless the region has a free machine slot. A machine
- * that already holds a slot in the region does not need another one.
+ * that already uses a slot in the region does not need another one.
  */
 export function requireMachineCapacity(
   world: SimWorld,
@@ -148,7 +148,7 @@ function chooseRegion(
   return candidates.find((code) => hasMachineCapacity(world, code)) ?? candidates[0] ?? fallback;
 }
 
-/** The states a launch walks through: starting, then started after the start latency. */
+/** Launches a new machine: starting after `firstDelayMs`, then started after the start latency. */
 function launch(world: SimWorld, machine: MachineRecord, firstDelayMs: number): void {
   machine.pending = world.schedule(firstDelayMs, () => {
     world.recordEvent(machine, 'start', 'started', 'user');

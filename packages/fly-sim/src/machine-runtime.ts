@@ -12,7 +12,7 @@ import type { SimWorld } from './world.js';
 /** Suffixes of the files that make up a SQLite database. */
 const DATABASE_FILES = ['', '-wal', '-shm', '-journal'];
 
-/** What runs for one machine: its SSH server and its app, plus the app's log. */
+/** Processes of one machine: its SSH server and its app, plus the app's log. */
 interface MachineProcesses {
   ssh?: MachineSshServer;
   app?: LiveApp;
@@ -84,7 +84,7 @@ export class MachineRuntime {
     );
   }
 
-  /** The machine's files: its volume at the mount path. */
+  /** Returns the machine's files: its volume at the mount path. */
   files(machine: MachineRecord): MachineFiles {
     const mount = machine.config.mounts?.[0];
     const volume = mount === undefined ? undefined : this.world.volumes.get(mount.volume);
@@ -109,7 +109,7 @@ export class MachineRuntime {
     );
   }
 
-  /** The context commands run in on this machine. */
+  /** Returns the context that commands run in on this machine. */
   commandContext(machine: MachineRecord): Omit<CommandContext, 'stdin'> {
     return {
       machineId: machine.id,

@@ -82,7 +82,7 @@ export interface MachineRecord {
   /** Whether the app keeps running while the host is down (a partition, not a power cut). */
   appRunsWhileHostDown: boolean;
   hostKey: Ed25519KeyPair;
-  /** Before this time (ms since the epoch) the API answers 404 for the machine. */
+  /** Before this time (ms since the epoch) the API returns 404 for the machine. */
   visibleAt: number;
   /** Timer of the transition in progress, if any. */
   pending?: NodeJS.Timeout;
@@ -132,7 +132,7 @@ export const RUNNING_STATES: ReadonlySet<string> = new Set([
   'suspending',
 ]);
 
-/** Whether the config's init overrides the image's command (maintenance: the app does not run). */
+/** Checks whether the config's init overrides the image's command (maintenance: the app does not run). */
 export function initOverridesApp(config: MachineConfig): boolean {
   const init = config.init;
   if (init === undefined) return false;

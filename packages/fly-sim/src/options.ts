@@ -45,7 +45,7 @@ export interface SimRegionSpec {
   volumes?: number;
 }
 
-/** What a machine image provides. */
+/** Spec of a machine image: its tools and the app's database path. */
 export interface SimImageSpec {
   /** Whether `sqlite3` exists on the image. @default true */
   sqlite3?: boolean;
@@ -73,14 +73,14 @@ export interface SimOptions {
   /** Transition latencies: a preset name or milliseconds per transition. @default "instant" */
   latencies?: 'instant' | 'realistic' | Partial<SimLatencies>;
   /**
-   * Per-action rate limiting that answers 429. `true` uses Fly's documented limits
+   * Per-action rate limiting that returns 429. `true` uses Fly's documented limits
    * (1 request/s with bursts of 3, Get Machine 5/s with bursts of 10). @default false
    */
   rateLimit?: boolean | SimRateLimit;
-  /** For this long after a create, the new machine answers 404 as if not yet visible. @default 0 */
+  /** Milliseconds after a create during which the API returns 404 for the new machine. @default 0 */
   notFoundAfterCreateMs?: number;
   /**
-   * Which capacity error body to send: "rotate" cycles through every shape Fly is known to
+   * Capacity error body to send: "rotate" cycles through every shape Fly is known to
    * send for the operation, or pin one shape by name. @default "rotate"
    */
   capacityErrors?: 'rotate' | CapacityErrorShapeName;
@@ -94,7 +94,7 @@ export interface SimOptions {
   sshPort?: number;
   /** authorized_keys lines that may log in as root on every machine. */
   authorizedKeys?: string[];
-  /** Folder that holds volumes and snapshots. @default a new temporary folder, removed on close */
+  /** Folder that contains volumes and snapshots. @default a new temporary folder, removed on close */
   dataDir?: string;
 }
 

@@ -10,7 +10,7 @@ import type { SimWorld } from './world.js';
 /** HTTP methods the routes use. */
 export type RouteMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
-/** What a route handler receives. */
+/** Request data passed to a route handler. */
 export interface RouteContext {
   request: Request;
   params: Record<string, string>;
@@ -31,7 +31,7 @@ export interface RouteSpec {
   handle(context: RouteContext): Promise<Response> | Response;
 }
 
-/** What every route shares: the world, the token, faults and the rate limiter. */
+/** State shared by every route: the world, the token, faults and the rate limiter. */
 export interface RouteEnvironment {
   world: SimWorld;
   token: string;
@@ -39,12 +39,12 @@ export interface RouteEnvironment {
   rateLimiter: RateLimiter;
 }
 
-/** Response headers every answer carries. */
+/** Headers of every response. */
 function baseHeaders(): Record<string, string> {
   return { 'fly-request-id': newRequestId() };
 }
 
-/** A JSON answer with the sim's standard headers. */
+/** Builds a JSON response with the sim's standard headers. */
 export function jsonResponse(
   body: unknown,
   status = 200,
@@ -53,7 +53,7 @@ export function jsonResponse(
   return HttpResponse.json(body as never, { status, headers: { ...baseHeaders(), ...headers } });
 }
 
-/** An answer without a body. */
+/** Builds a response without a body. */
 export function emptyResponse(status: number): Response {
   return new HttpResponse(null, { status, headers: baseHeaders() });
 }

@@ -6,7 +6,7 @@ export interface SeedMachineOptions {
   region?: string;
   /** @default "registry.fly.io/<app>:deployment-1" */
   image?: string;
-  /** Where the volume is mounted. @default "/app/data" */
+  /** Mount path of the volume. @default "/app/data" */
   mountPath?: string;
   /** @default "data" */
   volumeName?: string;
@@ -20,7 +20,7 @@ export interface SeedMachineOptions {
   skipLaunch?: boolean;
 }
 
-/** What {@link Sim.seedMachine} created. */
+/** Ids and address of a machine that {@link Sim.seedMachine} created. */
 export interface SeededMachine {
   machineId: string;
   volumeId: string;

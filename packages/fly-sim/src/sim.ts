@@ -72,7 +72,7 @@ export class Sim {
     this.routes = routes;
   }
 
-  /** Folder that holds the volumes and snapshots. */
+  /** Folder that contains the volumes and snapshots. */
   get dataDir(): string {
     return this.world.dataDir;
   }
@@ -82,12 +82,12 @@ export class Sim {
     return this.sshCaFor(this.world.defaultOrgSlug);
   }
 
-  /** The SSH CA public key of an organization. */
+  /** Returns the SSH CA public key of an organization. */
   sshCaFor(orgSlug: string): { publicKey: string } {
     return { publicKey: authorizedKeyLine(this.world.org(orgSlug).sshCa, `${orgSlug}-ssh-ca`) };
   }
 
-  /** An undici dispatcher that answers from the handlers in-process, with no socket. */
+  /** Creates an undici dispatcher that serves the handlers in-process, with no socket. */
   dispatcher(): Dispatcher {
     return createMswDispatcher(this.handlers);
   }
@@ -109,7 +109,7 @@ export class Sim {
    * Creates a volume and a machine that mounts it, then waits until the machine is started
    * (unless `skipLaunch`) and its SSH server and app run.
    *
-   * @throws SimApiError for invalid options or missing capacity, as the API would answer.
+   * @throws SimApiError for invalid options or missing capacity, as the API would respond.
    */
   async seedMachine(appName: string, options: SeedMachineOptions = {}): Promise<SeededMachine> {
     const app = this.world.getApp(appName);
@@ -141,7 +141,7 @@ export class Sim {
     return { machineId: machine.id, volumeId: volume.id, privateIp: machine.privateIp, region };
   }
 
-  /** A view of one app's machines: `app(name).machine(id).volumeDir`. */
+  /** Returns a view of one app's machines: `app(name).machine(id).volumeDir`. */
   app(name: string): { machine(id: string): SimMachineView } {
     this.world.getApp(name);
     return { machine: (id) => this.machine(id, name) };
@@ -194,7 +194,7 @@ export class Sim {
 
   /**
    * Takes a machine's host down: `host_status` becomes unreachable, lifecycle calls fail with
-   * 503, and SSH accepts connections but never answers. By default the app stops too (a
+   * 503, and SSH accepts connections but never replies. By default the app stops too (a
    * power cut); `keepAppRunning` keeps it writing (a network partition).
    */
   async hostDown(machineId: string, options: { keepAppRunning?: boolean } = {}): Promise<void> {
@@ -204,7 +204,7 @@ export class Sim {
     await this.runtime.reconcile(machine, machine.state);
   }
 
-  /** Brings a machine's host back; a started machine answers SSH and runs its app again. */
+  /** Brings a machine's host back, so a started machine serves SSH and runs its app again. */
   async hostUp(machineId: string): Promise<void> {
     const machine = this.requireMachine(machineId);
     machine.hostDown = false;
@@ -226,7 +226,7 @@ export class Sim {
     this.runtime.addAuthorizedKeys(parseAuthorizedKeys([line]));
   }
 
-  /** The simulated app of a machine: its committed row ids, whether it runs, its health URL. */
+  /** Returns the simulated app of a machine: its committed row ids, whether it runs, its health URL. */
   appWriter(machineId: string): AppWriterView {
     this.requireMachine(machineId);
     return appWriterView(
@@ -238,7 +238,7 @@ export class Sim {
 
   /**
    * Returns the app's public URL on 127.0.0.1 (standing in for https://<app>.fly.dev). Its
-   * `GET /health` reaches a started, uncordoned machine whose app runs, else answers 503.
+   * `GET /health` reaches a started, uncordoned machine whose app runs, else returns 503.
    *
    * @throws Error when the app does not exist.
    */
@@ -259,7 +259,7 @@ export class Sim {
     return (await proxy).url;
   }
 
-  /** Every invariant violation seen so far (database written under a running app, two writers). */
+  /** Returns every invariant violation seen so far (database written under a running app, two writers). */
   violations(): Violation[] {
     return this.world.violations.list();
   }

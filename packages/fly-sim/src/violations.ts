@@ -5,7 +5,7 @@ export interface DatabaseWriteViolation {
   machineId: string;
   /** Path on the machine, e.g. /app/data/app.db-wal. */
   path: string;
-  /** What touched it, e.g. "sftp rename" or "exec mv". */
+  /** Operation that changed it, e.g. "sftp rename" or "exec mv". */
   operation: string;
   at: Date;
 }

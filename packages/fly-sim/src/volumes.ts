@@ -48,7 +48,7 @@ function positiveInteger(value: unknown, field: string, fallback: number): numbe
   return value;
 }
 
-/** Where the data of a new volume comes from: a snapshot, a source volume (fork), or nothing. */
+/** Finds the data of a new volume: a snapshot, a source volume (fork), or none. */
 function initialData(
   world: SimWorld,
   appName: string,

@@ -180,7 +180,7 @@ export class SimWorld {
     if (machine.events.length > 50) machine.events.length = 50;
   }
 
-  /** Moves a machine to a state and tells waiters and the runtime. */
+  /** Moves a machine to a state and notifies waiters and the runtime. */
   setState(machine: MachineRecord, state: string): void {
     machine.state = state;
     machine.updatedAt = new Date();

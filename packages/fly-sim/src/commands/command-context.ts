@@ -1,7 +1,7 @@
 import type { SimImageSpec } from '../options.js';
 import type { MachineFiles } from './machine-files.js';
 
-/** What a command on a simulated machine can reach. */
+/** Context of a command on a simulated machine: its files, image and environment. */
 export interface CommandContext {
   machineId: string;
   files: MachineFiles;

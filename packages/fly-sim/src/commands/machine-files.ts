@@ -1,6 +1,6 @@
 import { posix, resolve as resolveHost, sep } from 'node:path';
 
-/** Why a machine path cannot be used. */
+/** Error for a machine path that cannot be used, with an errno-style code. */
 export class MachineFileError extends Error {
   constructor(
     readonly code: 'ENOENT' | 'EROFS' | 'EBUSY',
@@ -22,7 +22,7 @@ export type WriteObserver = (guestPath: string, operation: string) => void;
  */
 export class MachineFiles {
   constructor(
-    /** Where the volume is mounted, e.g. /app/data; undefined for a machine without a volume. */
+    /** Mount path of the volume, e.g. /app/data, or undefined for a machine without a volume. */
     readonly mountPath: string | undefined,
     /** Local folder of the volume. */
     readonly volumeDir: string | undefined,
@@ -36,14 +36,14 @@ export class MachineFiles {
     return posix.resolve(cwd, path);
   }
 
-  /** Whether the normalized path is the mount or inside it. */
+  /** Checks whether the normalized path is the mount or inside it. */
   isInVolume(guestPath: string): boolean {
     const mount = this.mountPath;
     if (mount === undefined) return false;
     return guestPath === mount || guestPath.startsWith(`${mount}/`);
   }
 
-  /** Whether the normalized path is a directory above the mount, such as `/` or `/app`. */
+  /** Checks whether the normalized path is a directory above the mount, such as `/` or `/app`. */
   isAboveMount(guestPath: string): boolean {
     const mount = this.mountPath;
     if (mount === undefined) return guestPath === '/';

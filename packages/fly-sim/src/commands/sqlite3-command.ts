@@ -54,8 +54,8 @@ export async function sqlite3Command(
   let database: Database.Database | undefined;
   try {
     const source = context.files.hostPath(dbPath);
-    // NOTE: the real sqlite3 would create an empty database for a missing DB path; the
-    // simulator fails instead so that a wrong path cannot produce an empty "backup".
+    // NOTE: the real sqlite3 creates an empty database for a missing DB path. The simulator
+    // fails instead, so a wrong path cannot produce an empty "backup".
     await stat(source);
     const destination = context.files.writablePath(
       target,

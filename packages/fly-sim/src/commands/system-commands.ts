@@ -29,7 +29,7 @@ export async function colon(): Promise<CommandResult> {
   return success();
 }
 
-/** `df -Pk [--] PATH`: POSIX output in 1024-byte blocks for the volume that holds PATH. */
+/** `df -Pk [--] PATH`: POSIX output in 1024-byte blocks for the volume that contains PATH. */
 export async function df(args: string[], context: CommandContext): Promise<CommandResult> {
   const paths = args.filter((a) => a !== '--' && !a.startsWith('-'));
   const [path] = paths;

@@ -25,7 +25,7 @@ function commandArgv(request: Record<string, unknown>): string[] {
   );
 }
 
-/** The exec route: runs the sim's machine commands and answers 200 whatever the exit code. */
+/** The exec route: runs the sim's machine commands and returns 200 whatever the exit code. */
 export function execRoutes(world: SimWorld, run: ExecRunner): RouteSpec[] {
   return [
     {

@@ -9,7 +9,7 @@ import {
 } from '../ssh/ed25519-keys.js';
 import type { SimWorld } from '../world.js';
 
-/** A GraphQL error answer (HTTP 200 with `errors`, as Fly's GraphQL API sends them). */
+/** Builds a GraphQL error response: HTTP 200 with `errors`, as Fly's GraphQL API sends them. */
 function graphqlError(message: string, code = 'BAD_REQUEST'): Response {
   return jsonResponse({ data: null, errors: [{ message, extensions: { code } }] });
 }
@@ -105,7 +105,7 @@ function issueCertificate(world: SimWorld, input: unknown): Response {
 }
 
 /**
- * The GraphQL route, for the two operations flydr sends: `app(name:)` with its
+ * Returns the GraphQL route, for the two operations flydr sends: `app(name:)` with its
  * organization, and the `issueCertificate` mutation.
  */
 export function graphqlRoutes(world: SimWorld): RouteSpec[] {
@@ -125,7 +125,9 @@ export function graphqlRoutes(world: SimWorld): RouteSpec[] {
         if (/\bapp\s*\(/.test(query)) {
           return appQuery(world, argument(query, 'app', 'name', variables));
         }
-        return graphqlError('the simulator answers only app(name:) and issueCertificate');
+        return graphqlError(
+          'unsupported operation: the simulator serves only app(name:) and issueCertificate',
+        );
       },
     },
   ];

@@ -9,7 +9,7 @@ import { metadataRoutes } from './metadata.js';
 import { platformRoutes } from './platform.js';
 import { volumeRoutes } from './volumes.js';
 
-/** Every route of the simulated Machines API and GraphQL endpoint. */
+/** Returns every route of the simulated Machines API and GraphQL endpoint. */
 export function allRoutes(env: RouteEnvironment, exec: ExecRunner): RouteSpec[] {
   const { world } = env;
   return [
@@ -24,7 +24,7 @@ export function allRoutes(env: RouteEnvironment, exec: ExecRunner): RouteSpec[] 
   ];
 }
 
-/** The msw handlers of the given routes. */
+/** Builds the msw handlers of the given routes. */
 export function routeHandlers(routes: RouteSpec[], env: RouteEnvironment): RequestHandler[] {
   return routes.map((route) => toHandler(route, env));
 }

@@ -2,7 +2,7 @@ import { badRequest } from '../api-error.js';
 import { jsonResponse, type RouteSpec } from '../routes.js';
 import type { SimWorld } from '../world.js';
 
-/** How many machines placements answer for a region with no limit, as Fly's org limit. */
+/** Machine count that placements return for a region without a limit (Fly's org limit). */
 const ORG_MACHINE_LIMIT = 20;
 
 function regionsFor(world: SimWorld, expression: unknown): string[] {

@@ -99,7 +99,7 @@ export function volumeRoutes(world: SimWorld): RouteSpec[] {
       action: 'volumes.snapshots.create',
       handle: (context) => {
         snapshotVolume(world, volumeOf(context));
-        // The API answers 200 with no body for an on-demand snapshot.
+        // Fly returns 200 with no body for an on-demand snapshot.
         return new Response(null, { status: 200 });
       },
     },

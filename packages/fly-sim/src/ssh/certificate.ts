@@ -36,7 +36,7 @@ export interface SshCertificate {
   signature: Buffer;
 }
 
-/** What an issued certificate certifies. */
+/** Request for a certificate: the key, its id, principals and validity window. */
 export interface CertificateRequest {
   publicKeyRaw: Buffer;
   keyId: string;
@@ -95,7 +95,7 @@ export function certificateLine(blob: Buffer, comment = ''): string {
   return comment === '' ? line : `${line} ${comment}`;
 }
 
-/** Whether a public key blob is an Ed25519 certificate (by the blob's own type name). */
+/** Checks whether a public key blob is an Ed25519 certificate (by the blob's own type name). */
 export function isEd25519CertificateBlob(blob: Buffer): boolean {
   try {
     return new SshReader(blob).text() === ED25519_CERT;

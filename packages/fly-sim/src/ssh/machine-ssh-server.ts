@@ -10,14 +10,14 @@ import { ByteDropper } from './byte-drop.js';
 import { serveSftp } from './sftp-server.js';
 import { checkPublicKeyLogin, type PublicKeyAttempt, type SshAuthPolicy } from './ssh-auth.js';
 
-/** What a machine's SSH server needs from the sim. */
+/** Settings of a machine's SSH server. */
 export interface MachineSshServerOptions {
   /** Loopback address to listen on (the machine's private_ip). */
   address: string;
   port: number;
   /** Host private key in OpenSSH format, stable for the machine's life. */
   hostKey: string;
-  /** Who may log in, read at each attempt so that CA and key changes apply at once. */
+  /** Returns the login policy, read at each attempt so that CA and key changes apply at once. */
   authPolicy(): SshAuthPolicy;
   /** The machine's files and command context (without stdin). */
   commandContext(): Omit<CommandContext, 'stdin'>;
@@ -64,7 +64,7 @@ export class MachineSshServer {
 
   /**
    * While unresponsive (host down), open connections are cut and new ones are accepted but
-   * never answered, so clients time out.
+   * never get a reply, so clients time out.
    */
   setUnresponsive(unresponsive: boolean): void {
     this.unresponsive = unresponsive;

@@ -69,7 +69,9 @@ function longname(name: string, attrs: Attributes): string {
 function openFlags(flags: number): number {
   const read = (flags & OPEN.READ) !== 0;
   const write = (flags & OPEN.WRITE) !== 0 || (flags & OPEN.APPEND) !== 0;
-  let result = read && write ? constants.O_RDWR : write ? constants.O_WRONLY : constants.O_RDONLY;
+  let result = constants.O_RDONLY;
+  if (read && write) result = constants.O_RDWR;
+  else if (write) result = constants.O_WRONLY;
   if ((flags & OPEN.APPEND) !== 0) result |= constants.O_APPEND;
   if ((flags & OPEN.CREAT) !== 0) result |= constants.O_CREAT;
   if ((flags & OPEN.TRUNC) !== 0) result |= constants.O_TRUNC;
@@ -94,7 +96,7 @@ function statusOf(error: unknown): [number, string] {
 /**
  * Serves SFTP requests on one session, confined to the machine's files. RENAME replaces an
  * existing target (POSIX rename), as the SFTP server of Fly's machines does; the
- * posix-rename@openssh.com and fsync@openssh.com extensions are also answered.
+ * posix-rename@openssh.com and fsync@openssh.com extensions are also served.
  */
 export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
   const handles = new Map<number, OpenHandle>();
@@ -110,14 +112,14 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
   const handleOf = (buffer: Buffer): OpenHandle | undefined =>
     buffer.length === 4 ? handles.get(buffer.readUInt32BE(0)) : undefined;
 
-  /** Runs a request and answers FAILURE (or the mapped status) if it throws. */
+  /** Runs a request and replies with the mapped status (FAILURE by default) if it throws. */
   const serve = (reqId: number, work: () => Promise<void>): void => {
     work().catch((error: unknown) => {
       const [code, message] = statusOf(error);
       try {
         sftp.status(reqId, code, message);
       } catch {
-        // The channel closed before the answer; the client is gone.
+        // The channel closed before the reply, so the client is gone.
       }
     });
   };

@@ -22,7 +22,7 @@ export interface PublicKeyAttempt {
   hashAlgo?: string;
 }
 
-/** Who may log in: a CA (for OpenSSH certificates) and plain authorized keys. */
+/** Login policy: a CA (for OpenSSH certificates) and plain authorized keys. */
 export interface SshAuthPolicy {
   /** Public key blob of the organization's SSH CA. */
   caBlob: Buffer;
@@ -42,14 +42,14 @@ export function parseAuthorizedKeys(lines: string[]): ParsedKey[] {
       throw new Error(`authorizedKeys[${index}] is not a public key line: ${parsed.message}`);
     }
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key === undefined) throw new Error(`authorizedKeys[${index}] holds no key`);
+    if (key === undefined) throw new Error(`authorizedKeys[${index}] contains no key`);
     return key;
   });
 }
 
 /**
- * Decides a public key login: an OpenSSH user certificate signed by the CA and valid now for
- * root, or an authorized key; with a signature, it must verify against the offered key.
+ * Decides a public key login. The key must be an OpenSSH user certificate signed by the CA
+ * and valid now for root, or an authorized key. A signature must verify against that key.
  *
  * @returns undefined to accept, else the reason for rejecting.
  */
