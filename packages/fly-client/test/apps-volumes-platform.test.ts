@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FlyNotFoundError } from '../src/index.js';
+import { type FlyApiError, FlyNotFoundError, FlyUnauthorizedError } from '../src/index.js';
 import { type Harness, memoryHarness } from './helpers/harness.js';
 
 const APP = 'live-schedule-api';
 const VOLUME = 'vol_8l524yj0ko347zmp';
+const PUBLIC_KEY =
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa3nSd9dH1mQ4u0e8bB9lq1Zz5cQ2x7e0A1b2C3d4E5 flydr';
 let harness: Harness;
 
 afterEach(async () => {
@@ -173,5 +175,35 @@ describe('ssh.issueCertificate', () => {
       harness.client.ssh.issueCertificate({ app: 'other-app', publicKey }),
     ).rejects.toBeInstanceOf(FlyNotFoundError);
     expect(harness.fly.requests('POST', /graphql$/)).toHaveLength(1);
+  });
+  it('raises FLY_UNAUTHORIZED on a GraphQL 401', async () => {
+    harness = memoryHarness();
+    harness.fly.script('POST', /graphql$/, {
+      status: 401,
+      body: { errors: [{ message: 'You must be authenticated to view this.' }] },
+    });
+    const error = await harness.client.ssh
+      .issueCertificate({ app: APP, publicKey: PUBLIC_KEY })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FlyUnauthorizedError);
+  });
+
+  it('raises FLY_API_ERROR naming the CA fix', async () => {
+    harness = memoryHarness();
+    harness.fly.script(
+      'POST',
+      /graphql$/,
+      { status: 200, body: { data: { app: { organization: { id: 'T3JnOjE=' } } } } },
+      {
+        status: 200,
+        body: { data: null, errors: [{ message: 'no root key established for organization' }] },
+      },
+    );
+    const error = (await harness.client.ssh
+      .issueCertificate({ app: APP, publicKey: PUBLIC_KEY })
+      .catch((e: unknown) => e)) as FlyApiError;
+    expect(error.code).toBe('FLY_API_ERROR');
+    expect(error.message).toContain('no root key established');
+    expect(error.hint).toContain('fly ssh issue');
   });
 });

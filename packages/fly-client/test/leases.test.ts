@@ -159,7 +159,7 @@ describe('withLease', () => {
     let nonce = '';
     await withLease(harness.client, APP, ID, { ttlSeconds: 2 }, async (lease) => {
       nonce = lease.nonce;
-      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      await new Promise((resolve) => setTimeout(resolve, 1_700));
     });
     const posts = harness.fly.requests('POST', /\/lease$/);
     expect(posts.length).toBeGreaterThanOrEqual(2);
@@ -178,7 +178,7 @@ describe('withLease', () => {
         owner: 'x',
         description: 'other',
       });
-      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      await new Promise((resolve) => setTimeout(resolve, 1_700));
       aborted = context.signal.aborted;
     });
     expect(aborted).toBe(true);
