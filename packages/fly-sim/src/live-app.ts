@@ -42,13 +42,19 @@ export class LiveApp {
   ) {
     mkdirSync(dirname(options.databaseFile), { recursive: true });
     this.database = new Database(options.databaseFile);
-    this.database.pragma('journal_mode = WAL');
-    this.database.exec(
-      'CREATE TABLE IF NOT EXISTS writes (id INTEGER PRIMARY KEY AUTOINCREMENT, machine_id TEXT NOT NULL, region TEXT NOT NULL, written_at TEXT NOT NULL)',
-    );
-    this.insert = this.database.prepare(
-      'INSERT INTO writes (machine_id, region, written_at) VALUES (?, ?, ?)',
-    );
+    try {
+      this.database.pragma('journal_mode = WAL');
+      this.database.exec(
+        'CREATE TABLE IF NOT EXISTS writes (id INTEGER PRIMARY KEY AUTOINCREMENT, machine_id TEXT NOT NULL, region TEXT NOT NULL, written_at TEXT NOT NULL)',
+      );
+      this.insert = this.database.prepare(
+        'INSERT INTO writes (machine_id, region, written_at) VALUES (?, ?, ?)',
+      );
+    } catch (error) {
+      // A file that is not a database (or a locked one) fails here; the app does not start.
+      this.database.close();
+      throw error;
+    }
     this.timer = setInterval(() => this.writeRow(), options.writeIntervalMs);
   }
 

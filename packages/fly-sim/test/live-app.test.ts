@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,21 @@ describe('simulated app', () => {
     } finally {
       await proxied.close();
     }
+  });
+
+  it('fails the machine when the database is garbage', async () => {
+    const { machineId, volumeId } = await sim.seedMachine('other-app', { skipLaunch: true });
+    writeFileSync(join(sim.volumeDir(volumeId), 'app.db'), Buffer.alloc(4096, 0x41));
+    expect((await api(sim, 'POST', `/v1/apps/other-app/machines/${machineId}/start`)).status).toBe(
+      200,
+    );
+    const waited = await api(
+      sim,
+      'GET',
+      `/v1/apps/other-app/machines/${machineId}/wait?state=failed&timeout=5`,
+    );
+    expect(waited.status).toBe(200);
+    expect(sim.runtimeErrors().join('\n')).toMatch(/not a database/);
   });
 
   it('does not run under an init override', async () => {
