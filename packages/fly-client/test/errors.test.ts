@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createFlyClient,
@@ -20,6 +21,15 @@ import { type Harness, MACAROON_TOKEN, memoryHarness } from './helpers/harness.j
 const APP = 'live-schedule-api';
 const ID = '148ed193b95089';
 let harness: Harness;
+
+/** Returns a loopback port that was just free and is now closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 afterEach(async () => {
   await harness?.close();
@@ -241,9 +251,11 @@ describe('error classification', () => {
   });
 
   it('raises FLY_NETWORK for a closed port', async () => {
+    const port = await closedPort();
     const client = createFlyClient({
       token: MACAROON_TOKEN,
-      baseUrl: 'http://127.0.0.1:4281',
+      baseUrl: `http://127.0.0.1:${port}`,
+      graphqlUrl: `http://127.0.0.1:${port}/graphql`,
       retry: { maxAttempts: 1 },
     });
     const error = await client.machines.get(APP, ID).catch((e: unknown) => e);

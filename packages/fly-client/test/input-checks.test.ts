@@ -10,6 +10,7 @@ const config = machineBody().config as {
   image: string;
   mounts: { volume: string; path: string }[];
 };
+const LOOPBACK = 'http://127.0.0.1:4280';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa3nSd9dH1mQ4u0e8bB9lq1Zz5cQ2x7e0A1b2C3d4E5';
 let harness: Harness;
 
@@ -242,7 +243,7 @@ describe('input checks', () => {
 
 describe('client options', () => {
   it('rejects an empty token', () => {
-    expect(() => createFlyClient({ token: '  ' })).toThrow(FlyInputError);
+    expect(() => createFlyClient({ token: '  ', baseUrl: LOOPBACK })).toThrow(FlyInputError);
   });
 
   it('rejects a base URL with credentials', () => {
@@ -252,12 +253,14 @@ describe('client options', () => {
   });
 
   it('rejects a token with a line break inside', () => {
-    expect(() => createFlyClient({ token: 'fm2_abc\ndef' })).toThrow(/whitespace or control/);
+    expect(() => createFlyClient({ token: 'fm2_abc\ndef', baseUrl: LOOPBACK })).toThrow(
+      /whitespace or control/,
+    );
   });
 
   it('rejects waitMaxSeconds above 60', () => {
-    expect(() => createFlyClient({ token: 'fo1_abcdef', waitMaxSeconds: 61 })).toThrow(
-      /waitMaxSeconds/,
-    );
+    expect(() =>
+      createFlyClient({ token: 'fo1_abcdef', baseUrl: LOOPBACK, waitMaxSeconds: 61 }),
+    ).toThrow(/waitMaxSeconds/);
   });
 });

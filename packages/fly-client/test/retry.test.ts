@@ -127,6 +127,7 @@ describe('retry of idempotent calls', () => {
     const client = createFlyClient({
       token: OAUTH_TOKEN,
       baseUrl: `http://127.0.0.1:${port}`,
+      graphqlUrl: `http://127.0.0.1:${port}/graphql`,
       retry: FAST_RETRY,
     });
     try {
