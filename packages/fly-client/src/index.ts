@@ -1,3 +1,24 @@
+/**
+ * Typed client for Fly.io's Machines, Volumes, Apps and Platform APIs, and for SSH certificates
+ * through Fly's GraphQL API.
+ *
+ * Every response is parsed with zod (unknown fields are kept), every argument is checked before
+ * a request is sent, and every failure is a {@link FlyError} with a stable `code` and a `hint`.
+ * Reads and other idempotent calls are retried on network errors, 429 and 502-504; calls that
+ * create or run something are never retried. A client-side limiter keeps bursts inside Fly's
+ * published rate limits, and {@link withLease} guards a machine with a refreshed lease.
+ *
+ * @example
+ * ```ts
+ * const fly = createFlyClient({ token: process.env.FLY_API_TOKEN ?? '' });
+ * const [machine] = await fly.machines.list('live-schedule-api', { states: ['started'] });
+ * await withLease(fly, 'live-schedule-api', machine.id, { description: 'flydr backup' }, async () => {
+ *   await fly.machines.cordon('live-schedule-api', machine.id);
+ * });
+ * ```
+ *
+ * @packageDocumentation
+ */
 export { type AuthHeaders, buildAuthHeaders, isMacaroon } from './auth.js';
 export { createFlyClient, type FlyClient, type FlyClientOptions } from './client.js';
 export {

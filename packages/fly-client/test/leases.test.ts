@@ -83,6 +83,24 @@ describe('lease calls', () => {
     expect((await harness.client.machines.getLease(APP, ID))?.owner).toBe('deploy@example.com');
   });
 
+  it('raises FLY_LEASE_CONFLICT for a mutation without the nonce', async () => {
+    harness = memoryHarness();
+    holdLease('fly deploy (release v13)');
+    const error = await harness.client.machines.stop(APP, ID).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FlyLeaseConflictError);
+    expect(harness.fly.machines.get(ID)?.state).toBe('started');
+  });
+
+  it('sends an explicit nonce', async () => {
+    harness = memoryHarness();
+    holdLease('held by this caller elsewhere');
+    await harness.client.machines.stop(APP, ID, {}, { nonce: 'nonce-held-elsewhere' });
+    expect(harness.fly.requests('POST', /\/stop$/)[0]?.headers[LEASE_NONCE_HEADER]).toBe(
+      'nonce-held-elsewhere',
+    );
+    expect(harness.fly.machines.get(ID)?.state).toBe('stopped');
+  });
+
   it('names the holder on conflict', async () => {
     harness = memoryHarness();
     holdLease('fly deploy (release v13)');

@@ -37,6 +37,20 @@ describe('retry of idempotent calls', () => {
     });
   }
 
+  it('retries an idempotent POST such as cordon', async () => {
+    harness = memoryHarness();
+    harness.fly.script('POST', /\/cordon$/, { status: 503, body: { error: 'unavailable' } });
+    await harness.client.machines.cordon(APP, ID);
+    expect(harness.fly.requests('POST', /\/cordon$/)).toHaveLength(2);
+  });
+
+  it('does not retry a start on 503', async () => {
+    harness = memoryHarness();
+    harness.fly.script('POST', /\/start$/, { status: 503, body: { error: 'unavailable' } });
+    await expect(harness.client.machines.start(APP, ID)).rejects.toMatchObject({ status: 503 });
+    expect(harness.fly.requests('POST', /\/start$/)).toHaveLength(1);
+  });
+
   it('does not retry a 500', async () => {
     harness = memoryHarness();
     harness.fly.script('GET', MACHINE_PATH, { status: 500, body: { error: 'boom' } });
