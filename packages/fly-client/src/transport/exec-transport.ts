@@ -530,7 +530,6 @@ export class ExecTransport implements MachineTransport {
   async rename(from: string, to: string, opts?: OperationOptions): Promise<void> {
     if (!(await this.stat(from, opts))) throw remoteNotFound(this.machineId, from);
     await this.#run(remoteCommands.move(from, to), opts?.signal);
-    await this.#run(remoteCommands.sync(), opts?.signal);
   }
 
   async remove(remotePath: string, opts?: OperationOptions): Promise<void> {

@@ -102,6 +102,10 @@ export async function downloadOnce(
   let succeeded = false;
   try {
     watch.throwIfFailed();
+    // The machine hashes its file while the bytes stream, so the check adds little time.
+    // A file that changes during the download then fails the comparison, as it should.
+    const remoteDigest = context.remoteSha256(remotePath);
+    remoteDigest.catch(() => undefined);
     await watch.guard(streamToPartial(context, remotePath, temporary, start, total, hash, watch));
     const localSha256 = hash.digest('hex');
 
@@ -109,9 +113,9 @@ export async function downloadOnce(
     const finalSize = await existingSize(temporary);
     if (finalSize !== total) throw sizeMismatch(machineId, localPath, total, finalSize ?? 0);
     watch.touch();
-    const remoteSha256 = await watch.guard(
-      remoteOrReadBackSha256(context, remotePath, total, watch),
-    );
+    const remoteSha256 =
+      (await watch.guard(remoteDigest)) ??
+      (await watch.guard(readBackSha256(context, remotePath, total, watch)));
     watch.throwIfFailed();
     if (remoteSha256 !== localSha256) {
       await rm(temporary, { force: true });

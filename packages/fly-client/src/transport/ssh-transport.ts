@@ -392,8 +392,8 @@ export class SshTransport implements MachineTransport {
     } else {
       await this.exec(remoteCommands.move(from, to));
     }
-    // Flush the folder entry, so the new name survives a crash of the machine.
-    await context.connection.exec(remoteCommands.sync(), { allowFailure: true });
+    // NOTE: the folder entry is not synced here. Uploads sync the data before the rename, so
+    // a crash of the machine leaves either the old or the new complete file under the name.
   }
 
   async remove(remotePath: string, _opts?: OperationOptions): Promise<void> {

@@ -1,0 +1,302 @@
+// Benchmarks the machine file transports against OpenSSH `sftp` over loopback.
+// Run: `pnpm run build && pnpm exec vitest run --config bench/vitest.config.ts`.
+// Settings: FLYDR_BENCH_RUNS (default 3), FLYDR_BENCH_SIZES (MiB, default 64,512),
+// FLYDR_BENCH_EXEC_MIB (default 16). Each transfer runs in its own process (the built
+// dist of @flydr/fly-client), so its peak RSS is its own. Prints a Markdown table of
+// medians and writes it to bench/results/transport.md; docs/benchmarks.md quotes it.
+import { spawn } from 'node:child_process';
+import { randomFill } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { startSim } from '@flydr/fly-sim';
+import { it } from 'vitest';
+
+import {
+  type OpenSshServer,
+  startOpenSshServer,
+} from '../../packages/fly-client/test/transport/helpers/openssh-server.mjs';
+
+const RUNS = Number(process.env.FLYDR_BENCH_RUNS ?? 3);
+const SIZES_MIB = (process.env.FLYDR_BENCH_SIZES ?? '64,512').split(',').map(Number);
+const EXEC_MIB = Number(process.env.FLYDR_BENCH_EXEC_MIB ?? 16);
+const MIB = 1024 * 1024;
+const CHILD = fileURLToPath(new URL('./transfer-child.mjs', import.meta.url));
+const APP = 'bench-app';
+
+/** Writes `mib` MiB of random bytes to `path`, 1 MiB at a time. */
+async function writeRandomFile(path: string, mib: number): Promise<void> {
+  const file = await open(path, 'w');
+  const buffer = Buffer.alloc(MIB);
+  for (let i = 0; i < mib; i += 1) {
+    await new Promise<void>((resolve, reject) =>
+      randomFill(buffer, (error) => (error ? reject(error) : resolve())),
+    );
+    await file.write(buffer);
+  }
+  await file.close();
+}
+
+/** Runs a command and returns its exit code, stdout and stderr. */
+interface RunOutput {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunOutput> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (text: Buffer) => {
+      stdout += text;
+    });
+    child.stderr.on('data', (text: Buffer) => {
+      stderr += text;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** One transfer with a flydr transport in a child process; returns seconds and peak RSS. */
+interface Sample {
+  seconds: number;
+  rssMb: number;
+}
+
+async function transportRun(job: Record<string, unknown>, token?: string): Promise<Sample> {
+  const { code, stdout, stderr } = await run(process.execPath, [CHILD], {
+    FLYDR_BENCH_JOB: JSON.stringify(job),
+    FLYDR_BENCH_TOKEN: token ?? '',
+  });
+  if (code !== 0)
+    throw new Error(`transfer child failed (${job.kind} ${job.direction}): ${stderr.slice(-2000)}`);
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+    connectMs: number;
+    transferMs: number;
+    maxRssKb: number;
+  };
+  return { seconds: (result.connectMs + result.transferMs) / 1000, rssMb: result.maxRssKb / 1024 };
+}
+
+/** One transfer with OpenSSH `sftp -b`, timed by GNU time (elapsed and peak RSS). */
+async function sftpRun(
+  sshd: OpenSshServer,
+  direction: string,
+  remotePath: string,
+  localPath: string,
+  cipher?: string,
+): Promise<Sample> {
+  const batch =
+    direction === 'download'
+      ? `get ${remotePath} ${localPath}\n`
+      : `put ${localPath} ${remotePath}\n`;
+  const batchPath = `${localPath}.batch`;
+  const file = await open(batchPath, 'w');
+  await file.writeFile(batch);
+  await file.close();
+  const args = [
+    '-f',
+    '%e %M',
+    'sftp',
+    '-q',
+    '-b',
+    batchPath,
+    '-i',
+    sshd.userKeyPath,
+    '-P',
+    String(sshd.port),
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    ...(cipher ? ['-c', cipher] : []),
+    `${sshd.username}@${sshd.host}`,
+  ];
+  const { code, stderr } = await run('/usr/bin/time', args);
+  await rm(batchPath, { force: true });
+  if (code !== 0) throw new Error(`sftp failed: ${stderr}`);
+  const [elapsed = Number.NaN, rssKb = Number.NaN] = (stderr.trim().split('\n').at(-1) ?? '')
+    .split(' ')
+    .map(Number);
+  return { seconds: elapsed, rssMb: rssKb / 1024 };
+}
+
+function median(numbers: number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const base = await mkdtemp('/tmp/flydr-bench-');
+  const sshd = await startOpenSshServer({ machineId: 'benchsshd00001' });
+  const sim = await startSim();
+  try {
+    sim.createApp(APP, { primaryRegion: 'nrt' });
+    const seeded = await sim.seedMachine(APP, { volumeSizeGb: 4 });
+    sim.addAuthorizedKey(sshd.userKey.publicKey);
+    const simVolume = sim.machine(seeded.machineId).volumeDir!;
+
+    const targets = {
+      sshd: {
+        kind: 'ssh',
+        app: APP,
+        machineId: sshd.machineId,
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.username,
+      },
+      sim: {
+        kind: 'ssh',
+        app: APP,
+        machineId: seeded.machineId,
+        host: seeded.privateIp,
+        port: sim.sshPort,
+        username: 'root',
+      },
+    };
+    const common = { privateKey: sshd.userKey.privateKey };
+    const samples = new Map<string, Sample[]>();
+    const add = (key: string, sample: Sample) =>
+      samples.set(key, [...(samples.get(key) ?? []), sample]);
+
+    for (const mib of SIZES_MIB) {
+      const source = join(base, `source-${mib}.bin`);
+      await writeRandomFile(source, mib);
+      await copyFile(source, join(simVolume, `source-${mib}.bin`));
+
+      for (let runIndex = 0; runIndex < RUNS; runIndex += 1) {
+        for (const direction of ['download', 'upload']) {
+          const local = join(base, `local-${mib}.bin`);
+          const sshdRemote = direction === 'download' ? source : join(base, `remote-${mib}.bin`);
+          const localPath = direction === 'download' ? local : source;
+
+          add(
+            `${mib}|${direction}|flydr-sshd`,
+            await transportRun({
+              ...targets.sshd,
+              ...common,
+              direction,
+              remotePath: sshdRemote,
+              localPath,
+              hostKeys: join(base, 'known_hosts'),
+            }),
+          );
+          await rm(direction === 'download' ? local : sshdRemote, { force: true });
+
+          add(`${mib}|${direction}|sftp`, await sftpRun(sshd, direction, sshdRemote, localPath));
+          await rm(direction === 'download' ? local : sshdRemote, { force: true });
+
+          add(
+            `${mib}|${direction}|sftp-aes`,
+            await sftpRun(sshd, direction, sshdRemote, localPath, 'aes128-gcm@openssh.com'),
+          );
+          await rm(direction === 'download' ? local : sshdRemote, { force: true });
+
+          const simRemote =
+            direction === 'download'
+              ? `/app/data/source-${mib}.bin`
+              : `/app/data/upload-${mib}.bin`;
+          add(
+            `${mib}|${direction}|flydr-sim`,
+            await transportRun({
+              ...targets.sim,
+              ...common,
+              direction,
+              remotePath: simRemote,
+              localPath,
+              hostKeys: join(base, 'known_hosts'),
+            }),
+          );
+          await rm(direction === 'download' ? local : join(simVolume, `upload-${mib}.bin`), {
+            force: true,
+          });
+        }
+      }
+      await rm(source, { force: true });
+      await rm(join(simVolume, `source-${mib}.bin`), { force: true });
+    }
+
+    // ExecTransport against the simulator's exec endpoint, through the real client.
+    const execSource = join(base, `exec-${EXEC_MIB}.bin`);
+    await writeRandomFile(execSource, EXEC_MIB);
+    await copyFile(execSource, join(simVolume, `exec-${EXEC_MIB}.bin`));
+    for (let runIndex = 0; runIndex < RUNS; runIndex += 1) {
+      for (const direction of ['download', 'upload']) {
+        const local = join(base, 'exec-local.bin');
+        const job = {
+          kind: 'exec',
+          app: APP,
+          machineId: seeded.machineId,
+          apiUrl: sim.apiUrl,
+          direction,
+          remotePath:
+            direction === 'download'
+              ? `/app/data/exec-${EXEC_MIB}.bin`
+              : '/app/data/exec-upload.bin',
+          localPath: direction === 'download' ? local : execSource,
+        };
+        add(`${EXEC_MIB}|${direction}|flydr-exec-sim`, await transportRun(job, sim.token));
+        await rm(direction === 'download' ? local : join(simVolume, 'exec-upload.bin'), {
+          force: true,
+        });
+      }
+    }
+    await rm(execSource, { force: true });
+
+    const table = formatTable(samples);
+    console.log(table);
+    await mkdir(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
+    await writeFile(
+      fileURLToPath(new URL('../results/transport.md', import.meta.url)),
+      `${table}\n`,
+    );
+  } finally {
+    await sim.close();
+    await sshd.stop();
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+function formatTable(samples: Map<string, Sample[]>): string {
+  const rows: string[] = [];
+  const labels: Record<string, string> = {
+    'flydr-sshd': 'flydr SshTransport -> OpenSSH sshd',
+    sftp: 'OpenSSH sftp -b (default cipher) -> sshd',
+    'sftp-aes': 'OpenSSH sftp -b -c aes128-gcm -> sshd',
+    'flydr-sim': 'flydr SshTransport -> fly-sim (ssh2 server)',
+    'flydr-exec-sim': 'flydr ExecTransport -> fly-sim exec API',
+  };
+  for (const [key, list] of samples) {
+    const [mib = '', direction = '', client = ''] = key.split('|');
+    const mibPerSecond = list.map((sample) => Number(mib) / sample.seconds);
+    const reference = samples.get(`${mib}|${direction}|sftp`);
+    const referenceMedian = reference
+      ? median(reference.map((sample) => Number(mib) / sample.seconds))
+      : undefined;
+    const value = median(mibPerSecond);
+    rows.push(
+      `| ${mib} MiB | ${direction} | ${labels[client]} | ${value.toFixed(1)} | ${referenceMedian && client !== 'flydr-exec-sim' ? (value / referenceMedian).toFixed(2) : '-'} | ${Math.max(...list.map((sample) => sample.rssMb)).toFixed(0)} | ${mibPerSecond.map((v) => v.toFixed(0)).join(', ')} |`,
+    );
+  }
+  return [
+    `Runs: ${RUNS}; ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; node ${process.version}`,
+    '',
+    '| size | direction | client -> server | MiB/s (median) | ratio to sftp default | peak RSS MB (max) | MiB/s per run |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+it('transport throughput and memory', main);
