@@ -20,6 +20,3 @@ export const errorBodySchema = z.looseObject({
   code: z.string().nullish(),
   details: z.unknown().optional(),
 });
-
-/** Body Fly sends for calls that only acknowledge, such as `{ "ok": true }`; may be empty. */
-export const acknowledgementSchema = z.looseObject({ ok: z.boolean().optional() });
