@@ -17,6 +17,7 @@ import type { FlyClient, MachineTransport, MachineTransportFactory } from './fly
 import { snapshotLocalDatabase } from './local-snapshot.js';
 import { acquireAppLock } from './lock.js';
 import { type DrLogger, silentLogger } from './logger.js';
+import { createRecoveryOperations, type RecoveryOperations } from './recovery-operations.js';
 import { backupFromMachine, type RemoteBackupOptions } from './remote-backup.js';
 import { transferError } from './remote-database.js';
 import {
@@ -105,8 +106,11 @@ export interface DeleteOptions {
   force?: boolean;
 }
 
-/** Backup, verification, retention and restore for one app's SQLite database. */
-export interface DisasterRecovery {
+/**
+ * Backup, verification, retention and restore for one app's SQLite database, and (from
+ * {@link RecoveryOperations}) failover, failback, sync, standby, capacity and status.
+ */
+export interface DisasterRecovery extends RecoveryOperations {
   readonly app: string;
   readonly databasePath: string;
   readonly stateDir: string;
@@ -172,6 +176,7 @@ class DisasterRecoveryImpl implements DisasterRecovery {
   private readonly client: FlyClient | undefined;
   private readonly transportFactory: MachineTransportFactory | undefined;
   private catalogPromise: Promise<Catalog> | undefined;
+  private readonly operations: RecoveryOperations;
 
   constructor(options: DisasterRecoveryOptions) {
     this.app = validateAppName(options.app);
@@ -191,7 +196,34 @@ class DisasterRecoveryImpl implements DisasterRecovery {
     this.now = options.now ?? (() => new Date());
     this.client = options.client;
     this.transportFactory = options.transportFactory;
+    this.operations = createRecoveryOperations({
+      app: this.app,
+      databasePath: this.databasePath,
+      logger: this.logger,
+      emit: this.emit,
+      now: this.now,
+      check: this.check,
+      remote: (operation) => this.remote(operation),
+      catalog: () => this.catalog(),
+      locked: (operation, fn) => this.locked(operation, fn),
+    });
   }
+
+  failover: RecoveryOperations['failover'] = (options) => this.operations.failover(options);
+  planFailover: RecoveryOperations['planFailover'] = (options) =>
+    this.operations.planFailover(options);
+  failback: RecoveryOperations['failback'] = (options) => this.operations.failback(options);
+  resume: RecoveryOperations['resume'] = (id, options) => this.operations.resume(id, options);
+  abort: RecoveryOperations['abort'] = (id, options) => this.operations.abort(id, options);
+  operation: RecoveryOperations['operation'] = (id) => this.operations.operation(id);
+  sync: RecoveryOperations['sync'] = (options) => this.operations.sync(options);
+  prepareStandby: RecoveryOperations['prepareStandby'] = (options) =>
+    this.operations.prepareStandby(options);
+  capacity: RecoveryOperations['capacity'] = (regions, options) =>
+    this.operations.capacity(regions, options);
+  status: RecoveryOperations['status'] = () => this.operations.status();
+  compare: RecoveryOperations['compare'] = (first, second) =>
+    this.operations.compare(first, second);
 
   async backup(options: BackupOptions = {}): Promise<BackupRecord> {
     const { client, transportFactory } = this.remote('backup');

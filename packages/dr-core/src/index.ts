@@ -5,6 +5,14 @@ export {
   utcTimestamp,
 } from './backup-store.js';
 export {
+  type CapacityRequest,
+  checkCapacity,
+  noCapacityError,
+  type RegionCapacity,
+  type WaitForCapacityOptions,
+  waitForCapacity,
+} from './capacity.js';
+export {
   type BackupReason,
   type BackupRecord,
   CATALOG_FILE_NAME,
@@ -32,6 +40,18 @@ export {
   type RestoreToFileOptions,
   type VerifyTarget,
 } from './disaster-recovery.js';
+export {
+  type CompareOptions,
+  compareDatabases,
+  type DivergenceReport,
+  type SampleRow,
+  type TableDifference,
+} from './divergence.js';
+export {
+  checkDivergence,
+  type DivergenceCheckInput,
+  type DivergenceCheckResult,
+} from './divergence-check.js';
 export { DrError, type DrErrorCode, type DrErrorDetails, isDrError } from './errors.js';
 export type {
   DrEvent,
@@ -41,12 +61,72 @@ export type {
   StepStartEvent,
   TransferProgressEvent,
 } from './events.js';
-
+export { type FailbackOptions, failbackRegions, runFailback } from './failback.js';
+export {
+  abortFailover,
+  FAILOVER_STEP_DESCRIPTIONS,
+  type FailoverBase,
+  type FailoverPlan,
+  failoverSteps,
+  planFailover,
+  resumeFailover,
+  startFailover,
+} from './failover.js';
+export type { FailoverContext } from './failover-context.js';
+export { GENERATION_KEY, isSettled, ROLE_KEY } from './failover-preflight.js';
+export {
+  FAILOVER_STEPS,
+  type FailoverParams,
+  type FailoverReport,
+  type FailoverRunOptions,
+  type FailoverState,
+  type FailoverStepName,
+} from './failover-types.js';
+export {
+  FlyTomlError,
+  type FlyTomlMount,
+  type FlyTomlSummary,
+  parseFlyToml,
+  readFlyToml,
+  rewriteFlyTomlForStandby,
+  type StandbyTomlChange,
+} from './fly-toml.js';
+export {
+  JOURNAL_SCHEMA,
+  OperationJournal,
+  type OperationKind,
+  type OperationRecord,
+  type OperationStatus,
+  type StepRecord,
+  type StepStatus,
+} from './journal.js';
 export { snapshotLocalDatabase } from './local-snapshot.js';
 export { type AppLock, acquireAppLock, LOCK_FILE_NAME, type LockHolder } from './lock.js';
 export { type DrLogger, type LogFields, silentLogger } from './logger.js';
 export { type HealthWaitOptions, waitForHealthy } from './machine-health.js';
+export { withOperationLease } from './machine-lease.js';
 export { MAINTENANCE_INIT_EXEC, maintenanceConfig } from './maintenance-mode.js';
+export {
+  type OperationStep,
+  type RunnerEvent,
+  type RunnerOptions,
+  rollbackOperation,
+  runOperation,
+} from './operation-runner.js';
+export {
+  type DatabaseMark,
+  PRIMARY_RECORDS_SCHEMA,
+  type PrimaryRecord,
+  PrimaryRecords,
+} from './primary-record.js';
+export {
+  type CapacityOptions,
+  createRecoveryOperations,
+  type FailoverOptions,
+  type RecoveryHost,
+  type RecoveryOperations,
+} from './recovery-operations.js';
+export { type RegionInfo, validateRegions } from './regions.js';
 export { backupFromMachine, type RemoteBackupOptions } from './remote-backup.js';
 export {
   type RemoteRestoreOptions,
@@ -86,7 +166,28 @@ export {
   readDatabaseHeaderFile,
   type WalHeader,
 } from './sqlite-header.js';
+export {
+  prepareStandby,
+  type StandbyOptions,
+  type StandbyReport,
+} from './standby.js';
 export { defaultStateDir, ensureStateDir, validateAppName } from './state-dir.js';
+export {
+  type MachineStatus,
+  type RecoveryStatus,
+  readStatus,
+  type StatusSources,
+  type StatusWarning,
+  type UnfinishedOperation,
+  type VolumeStatus,
+} from './status.js';
+export {
+  applyConfigStopped,
+  isMaintenanceConfig,
+  type StoppedConfigOptions,
+  stopAndWait,
+} from './stopped-config.js';
+export { runSync, type SyncContext, type SyncOptions, type SyncReport } from './sync.js';
 export {
   type CheckKind,
   type DatabaseDescription,
