@@ -57,7 +57,7 @@ export class FakeFly {
     this.metadata.set(machine.id as string, { fly_process_group: 'app' });
   }
 
-  /** Answers the next requests matching method and path with `answers`, in order. */
+  /** Responds to the next requests matching method and path with `answers`, in order. */
   script(method: string, path: RegExp, ...answers: ScriptedAnswer[]): void {
     this.#scripts.push({ method, path, answers: [...answers] });
   }
@@ -73,7 +73,7 @@ export class FakeFly {
     return buildHandlers(this);
   }
 
-  /** Records the request and returns a scripted answer, if one is due. */
+  /** Records the request and returns a scripted response, if one is due. */
   async intercept(request: Request): Promise<Response | undefined> {
     const url = new URL(request.url);
     const text = request.method === 'GET' ? '' : await request.clone().text();
@@ -105,7 +105,7 @@ export class FakeFly {
     return toResponse(answer);
   }
 
-  /** Returns the 409 a leased machine answers to a call without its nonce, if any. */
+  /** Returns the 409 a leased machine sends for a call without its nonce, if any. */
   leaseBlocks(machineId: string, request: Request): Response | undefined {
     const lease = this.leases.get(machineId);
     if (!lease || lease.expiresAt < Date.now() / 1000) return undefined;
@@ -432,7 +432,7 @@ function buildHandlers(fly: FakeFly): RequestHandler[] {
           name: body.name,
           region: body.region,
           size_gb: body.size_gb ?? 3,
-          state: body.source_volume_id ? 'hydrating' : body.snapshot_id ? 'restoring' : 'created',
+          state: initialVolumeState(body),
           attached_machine_id: null,
         });
         fly.volumes.set(volume.id as string, volume);
@@ -495,6 +495,13 @@ function buildHandlers(fly: FakeFly): RequestHandler[] {
       }),
     ),
   ];
+}
+
+/** State of a new volume: forks hydrate, restores restore, empty volumes are created. */
+function initialVolumeState(body: Record<string, unknown>): string {
+  if (body.source_volume_id) return 'hydrating';
+  if (body.snapshot_id) return 'restoring';
+  return 'created';
 }
 
 async function graphql(request: Request): Promise<Response> {
