@@ -1,13 +1,22 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, posix, resolve } from 'node:path';
-import { type FlyTomlSummary, readFlyToml } from '@flydr/dr-core';
+import {
+  createDisasterRecovery,
+  type DisasterRecovery,
+  type DrLogger,
+  type FlyTomlSummary,
+  readFlyToml,
+} from '@flydr/dr-core';
 import { createFlyClient, type FlyClient } from '@flydr/fly-client';
+import type { MachineTransportFactory } from '@flydr/fly-client/transport';
 import { UsageError } from './exit-codes.js';
 import type { GlobalArgs } from './global-options.js';
 import type { CliIo } from './io.js';
+import { createMachineAccess } from './machine-access.js';
 import { Output } from './output.js';
 import { confirm } from './prompt.js';
+import { StepPrinter } from './step-printer.js';
 import { resolveToken } from './token.js';
 
 // Fly app names: lowercase letters, digits and dashes, as `fly apps create` accepts.
@@ -19,8 +28,12 @@ const appNamePattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
  */
 export class CommandContext {
   readonly out: Output;
+  /** Step list of the running operation, printed on stderr. */
+  readonly steps: StepPrinter;
   private flyTomlPromise: Promise<(FlyTomlSummary & { path: string }) | undefined> | undefined;
   private clientPromise: Promise<FlyClient> | undefined;
+  private readonly drPromises = new Map<'local' | 'remote', Promise<DisasterRecovery>>();
+  private readonly cleanups: Array<() => Promise<void>> = [];
 
   constructor(
     readonly args: GlobalArgs,
@@ -33,6 +46,23 @@ export class CommandContext {
       verbose: args.verbose,
       env: io.env,
     });
+    this.steps = new StepPrinter(this.out);
+  }
+
+  /** A logger that prints debug lines with `--verbose`; fields never carry tokens. */
+  get logger(): DrLogger {
+    const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+      if (level === 'warn' || level === 'error' || this.out.verbose) {
+        const suffix = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+        this.out.debug(`${level} ${message}${suffix}`);
+      }
+    };
+    return {
+      debug: write('debug'),
+      info: write('info'),
+      warn: write('warn'),
+      error: write('error'),
+    };
   }
 
   /** Resolves a path given on the command line against the working directory. */
@@ -128,9 +158,71 @@ export class CommandContext {
         ...(this.args.apiUrl !== undefined ? { baseUrl: this.args.apiUrl } : {}),
         ...(this.args.graphqlUrl !== undefined ? { graphqlUrl: this.args.graphqlUrl } : {}),
         userAgent: 'flydr-cli',
+        ...(this.args.verbose ? { logger: this.logger } : {}),
       });
     })();
     return this.clientPromise;
+  }
+
+  /** Builds the transport factory that reaches machine files (`--transport`, `--ssh-*`). */
+  async transportFactory(): Promise<MachineTransportFactory> {
+    return createMachineAccess(await this.client(), {
+      app: await this.appName(),
+      transport: this.args.transport,
+      sshAddress: this.args.sshAddress,
+      sshPort: this.args.sshPort,
+      stateDir: await this.stateDir(),
+    });
+  }
+
+  /**
+   * Creates dr-core's entry point for the app once. With `remote: false` it needs no token,
+   * for commands that only read the local catalog.
+   */
+  dr(options: { remote?: boolean } = {}): Promise<DisasterRecovery> {
+    const kind = options.remote === false ? 'local' : 'remote';
+    const existing = this.drPromises.get(kind) ?? this.drPromises.get('remote');
+    if (existing !== undefined) return existing;
+
+    const created = (async () => {
+      const remote = kind === 'remote';
+      const dr = createDisasterRecovery({
+        app: await this.appName(),
+        databasePath: remote ? await this.databasePath() : await this.databasePathOr('/app.db'),
+        stateDir: await this.stateDir(),
+        logger: this.logger,
+        onEvent: this.steps.listener,
+        ...(remote
+          ? { client: await this.client(), transportFactory: await this.transportFactory() }
+          : {}),
+      });
+      this.cleanups.push(() => dr.close());
+      return dr;
+    })();
+    this.drPromises.set(kind, created);
+    return created;
+  }
+
+  /** The database path when one is known, else `fallback` (for catalog-only commands). */
+  private async databasePathOr(fallback: string): Promise<string> {
+    try {
+      return await this.databasePath();
+    } catch (error) {
+      if (error instanceof UsageError) return fallback;
+      throw error;
+    }
+  }
+
+  /** Registers work to run when the command ends, such as closing a catalog. */
+  onClose(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
+  /** Closes what the command opened (catalog, progress bar), newest first. */
+  async close(): Promise<void> {
+    this.steps.close();
+    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {});
+    this.cleanups.length = 0;
   }
 
   /** Asks before a destructive step; see {@link confirm}. */

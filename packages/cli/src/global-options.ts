@@ -11,6 +11,7 @@ export interface GlobalArgs {
   stateDir?: string;
   transport: 'ssh' | 'exec';
   sshAddress?: string;
+  sshPort: number;
   apiUrl?: string;
   graphqlUrl?: string;
 }
@@ -72,7 +73,13 @@ export function withGlobalOptions(parser: Argv): Argv<GlobalArgs> {
     .option('ssh-address', {
       type: 'string',
       describe:
-        'SSH address template, e.g. "{machine}.vm.{app}.internal" or "127.0.0.1:10022" for a `fly proxy` tunnel; defaults to the machine private_ip port 22',
+        'SSH address: a template with {machine}, {app}, {region} such as "{machine}.vm.{app}.internal", or host:port such as 127.0.0.1:10022 for a `fly proxy` tunnel; defaults to the machine private_ip',
+      global: true,
+    })
+    .option('ssh-port', {
+      type: 'number',
+      default: 22,
+      describe: 'SSH port on the machine (or on the --ssh-address host when it names no port)',
       global: true,
     })
     .option('api-url', {

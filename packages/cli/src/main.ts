@@ -18,7 +18,11 @@ function declare(parser: Argv, definition: CommandDefinition, io: CliIo): Argv {
     },
     async (args) => {
       const context = new CommandContext(args as unknown as GlobalArgs, io);
-      await definition.run(args as Record<string, unknown>, context);
+      try {
+        await definition.run(args as Record<string, unknown>, context);
+      } finally {
+        await context.close();
+      }
     },
   );
 }

@@ -81,7 +81,7 @@ export class Output {
     if (!this.json) return;
     if (this.resultWritten) throw new Error('a command printed two JSON results');
     this.resultWritten = true;
-    this.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    this.stdout.write(`${toJson(document)}\n`);
   }
 
   /** Prints rows as an aligned table with a header line. */
@@ -125,4 +125,13 @@ export function formatDuration(ms: number): string {
   const minutes = Math.floor(ms / 60_000);
   const seconds = Math.round((ms % 60_000) / 1000);
   return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+/** Serializes a `--json` document; a bigint (a large SQLite integer) becomes a decimal string. */
+export function toJson(document: unknown): string {
+  return JSON.stringify(
+    document,
+    (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+    2,
+  );
 }

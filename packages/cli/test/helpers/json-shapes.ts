@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/** `--json` shape of one backup. */
+export const backupShape = z.strictObject({
+  id: z.number().int().positive(),
+  app: z.string(),
+  path: z.string(),
+  databasePath: z.string(),
+  region: z.string().nullable(),
+  machineId: z.string().nullable(),
+  volumeId: z.string().nullable(),
+  imageRef: z.string().nullable(),
+  strategy: z.enum(['sqlite3-backup', 'copy-validate', 'local-file']),
+  reason: z.string(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  size: z.number().int().positive(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  status: z.enum(['verified', 'failed']),
+  check: z.enum(['quick', 'integrity']),
+  checkResult: z.string(),
+  verifiedAt: z.iso.datetime(),
+  journalMode: z.enum(['wal', 'delete']),
+  tableCount: z.number().int(),
+  pageCount: z.number().int(),
+  pageSize: z.number().int(),
+});
+
+/** The document every failed `--json` run prints. */
+export const errorShape = z.strictObject({
+  ok: z.literal(false),
+  error: z.strictObject({
+    message: z.string(),
+    code: z.string().nullable(),
+    hint: z.string().nullable(),
+    exitCode: z.number().int(),
+  }),
+});
+
+export const backupResultShape = z.strictObject({ ok: z.literal(true), backup: backupShape });
+
+export const backupsListShape = z.strictObject({
+  ok: z.literal(true),
+  app: z.string(),
+  backups: z.array(backupShape),
+});
+
+export const verifyShape = z.strictObject({
+  ok: z.boolean(),
+  results: z.array(
+    z.strictObject({
+      ok: z.boolean(),
+      result: z.string(),
+      code: z.string().nullable(),
+      backup: backupShape,
+    }),
+  ),
+});
+
+export const pruneShape = z.strictObject({
+  ok: z.literal(true),
+  dryRun: z.boolean(),
+  keepDays: z.number(),
+  keepLast: z.number(),
+  kept: z.array(z.number()),
+  remove: z.array(z.strictObject({ reason: z.string(), backup: backupShape })),
+  removedIds: z.array(z.number()),
+});
+
+export const restoreFileShape = z.strictObject({
+  ok: z.literal(true),
+  target: z.literal('file'),
+  path: z.string(),
+  previousPath: z.string().nullable(),
+  sha256: z.string(),
+  backup: backupShape,
+});
+
+export const restoreMachineShape = z.strictObject({
+  ok: z.literal(true),
+  target: z.literal('machine'),
+  machineId: z.string(),
+  backup: backupShape,
+  preRestoreBackup: backupShape.nullable(),
+  movedAside: z.array(z.strictObject({ from: z.string(), to: z.string() })),
+  durationMs: z.number(),
+});
+
+export const regionsShape = z.strictObject({
+  ok: z.literal(true),
+  orgSlug: z.string().nullable(),
+  guest: z.record(z.string(), z.unknown()).nullable(),
+  volumeSizeBytes: z.number().nullable(),
+  regions: z.array(
+    z.strictObject({
+      region: z.string(),
+      name: z.string(),
+      canPlace: z.boolean().nullable(),
+      count: z.number().nullable(),
+      current: z.boolean(),
+    }),
+  ),
+});
+
+export const doctorShape = z.strictObject({
+  ok: z.boolean(),
+  checks: z.array(
+    z.strictObject({
+      name: z.string(),
+      status: z.enum(['ok', 'warn', 'fail', 'skip']),
+      detail: z.string(),
+      hint: z.string().optional(),
+    }),
+  ),
+});
+
+export const diffShape = z.looseObject({
+  ok: z.literal(true),
+  first: z.string(),
+  second: z.string(),
+  identical: z.boolean(),
+  tablesOnlyInFirst: z.array(z.string()),
+  tablesOnlyInSecond: z.array(z.string()),
+  tables: z.array(
+    z.looseObject({
+      table: z.string(),
+      onlyInFirst: z.number(),
+      onlyInSecond: z.number(),
+      changed: z.number(),
+    }),
+  ),
+});
+
+export const standbyConfigShape = z.strictObject({
+  ok: z.literal(true),
+  path: z.string(),
+  primaryRegion: z.string(),
+  mountSource: z.string().nullable(),
+});

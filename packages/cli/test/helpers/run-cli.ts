@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binPath } from './build.js';
+
+/** Exit code and output of one `flydr` run. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@link runCli}. */
+export interface RunCliOptions {
+  /** Variables on top of PATH and a fresh HOME; no FLY_* variable leaks in from the test run. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Kills the process after this long. @default 60000 */
+  timeoutMs?: number;
+}
+
+/** A new empty home folder, so no real ~/.fly/config.yml is ever read. */
+export function freshHome(): string {
+  return mkdtempSync(join(tmpdir(), 'flydr-cli-home-'));
+}
+
+/**
+ * Runs the built `flydr` binary as a child process with stdin not a terminal. Asynchronous,
+ * so a simulator in this process keeps answering while the command runs.
+ */
+export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliRun> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: freshHome(),
+    NO_COLOR: '1',
+    ...options.env,
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, ...args], {
+      cwd: options.cwd ?? tmpdir(),
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.end();
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Parses the one JSON document a `--json` run prints on stdout. */
+export function jsonOf(run: CliRun): unknown {
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    throw new Error(`stdout is not one JSON document:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}

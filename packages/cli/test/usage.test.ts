@@ -1,0 +1,163 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildCli } from './helpers/build.js';
+import { errorShape, standbyConfigShape } from './helpers/json-shapes.js';
+import { jsonOf, runCli } from './helpers/run-cli.js';
+import { flyTomlFor } from './helpers/sim-app.js';
+
+// Every command line `flydr --help` lists, with the words its help must show.
+const commandLines = [
+  ['status'],
+  ['regions'],
+  ['backup'],
+  ['backups', 'list'],
+  ['backups', 'show'],
+  ['backups', 'verify'],
+  ['backups', 'prune'],
+  ['restore'],
+  ['failover'],
+  ['failback'],
+  ['sync'],
+  ['standby', 'prepare'],
+  ['standby', 'config'],
+  ['resume'],
+  ['abort'],
+  ['diff'],
+  ['doctor'],
+  ['demo'],
+];
+
+function appDir(toml = flyTomlFor('live-schedule-api')): string {
+  const dir = mkdtempSync(join(tmpdir(), 'flydr-usage-'));
+  writeFileSync(join(dir, 'fly.toml'), toml);
+  return dir;
+}
+
+beforeAll(() => buildCli(), 240_000);
+
+describe('flydr help', () => {
+  it('lists every command', async () => {
+    const run = await runCli(['--help']);
+    expect(run.code).toBe(0);
+    for (const line of commandLines) expect(run.stdout).toContain(line[0]);
+  });
+
+  it.each(
+    commandLines.map((line) => line.join(' ')),
+  )('shows help and examples: %s', async (name) => {
+    const words = name.split(' ');
+    const run = await runCli([...words, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Examples:');
+    expect(run.stdout).toContain(`flydr ${words.join(' ')}`);
+  });
+
+  it('rejects an unknown command with exit 2', async () => {
+    const run = await runCli(['failovr']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/failovr/);
+  });
+
+  it('rejects an unknown option with exit 2', async () => {
+    const run = await runCli(['backups', 'list', '--colour']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/colour/);
+  });
+});
+
+describe('flydr input checks', () => {
+  it('names a missing token and how to log in', async () => {
+    const run = await runCli(['backup'], { cwd: appDir() });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/missing Fly API token/);
+    expect(run.stderr).toMatch(/fly auth login/);
+  });
+
+  it('names a missing fly.toml given with -c', async () => {
+    const dir = appDir();
+    const run = await runCli(['backups', 'list', '-c', 'nowhere/fly.toml'], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(join(dir, 'nowhere/fly.toml'));
+  });
+
+  it('names a malformed fly.toml and the line', async () => {
+    const dir = appDir('app = "broken\nprimary_region = nrt\n');
+    const run = await runCli(['backups', 'list'], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/fly\.toml is not valid TOML at line 1/);
+  });
+
+  it('asks for an app when there is no fly.toml', async () => {
+    const run = await runCli(['backups', 'list'], { cwd: mkdtempSync(join(tmpdir(), 'flydr-')) });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/missing app name/);
+    expect(run.stderr).toMatch(/-a <app>/);
+  });
+
+  it('rejects a malformed region code before any request', async () => {
+    const run = await runCli(['standby', 'config', '--region', 'Tokyo'], { cwd: appDir() });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/invalid region "Tokyo" for --region/);
+  });
+
+  it('rejects conflicting restore targets', async () => {
+    const run = await runCli(['restore', '3', '--region', 'nrt', '--to-file', 'x.db'], {
+      cwd: appDir(),
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/to-file/);
+    expect(run.stderr).toMatch(/region/);
+  });
+
+  it('rejects a non-numeric backup id', async () => {
+    const run = await runCli(['backups', 'show', 'abc'], { cwd: appDir() });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/invalid backup id "abc"/);
+  });
+
+  it('prints a JSON error document with --json', async () => {
+    const run = await runCli(['backups', 'show', 'abc', '--json'], { cwd: appDir() });
+    expect(run.code).toBe(2);
+    const document = errorShape.parse(jsonOf(run));
+    expect(document.error.exitCode).toBe(2);
+  });
+});
+
+describe('flydr standby config', () => {
+  it('writes fly.toml.backup for the standby region', async () => {
+    const dir = appDir();
+    const run = await runCli(
+      ['standby', 'config', '--region', 'sin', '--volume', 'data_backup', '--json'],
+      {
+        cwd: dir,
+      },
+    );
+    expect(run.code).toBe(0);
+    const document = standbyConfigShape.parse(jsonOf(run));
+    expect(document.path).toBe(join(dir, 'fly.toml.backup'));
+    const written = readFileSync(join(dir, 'fly.toml.backup'), 'utf8');
+    expect(written).toContain('primary_region = "sin"');
+    expect(written).toContain('source = "data_backup"');
+  });
+
+  it('refuses to overwrite without --yes off a terminal', async () => {
+    const dir = appDir();
+    writeFileSync(join(dir, 'fly.toml.backup'), 'keep me\n');
+    const run = await runCli(['standby', 'config', '--region', 'sin'], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/pass --yes/);
+    expect(readFileSync(join(dir, 'fly.toml.backup'), 'utf8')).toBe('keep me\n');
+    expect(readdirSync(dir).sort()).toEqual(['fly.toml', 'fly.toml.backup']);
+  });
+
+  it('overwrites with --yes', async () => {
+    const dir = appDir();
+    writeFileSync(join(dir, 'fly.toml.backup'), 'old\n');
+    const run = await runCli(['standby', 'config', '--region', 'sin', '--yes'], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(readFileSync(join(dir, 'fly.toml.backup'), 'utf8')).toContain('primary_region = "sin"');
+    expect(existsSync(join(dir, 'fly.toml.backup'))).toBe(true);
+  });
+});
