@@ -7,6 +7,7 @@ import { type AppWriterLog, LiveApp } from './live-app.js';
 import { initOverridesApp, type MachineRecord } from './model.js';
 import { openSshPrivateKey } from './ssh/ed25519-keys.js';
 import { MachineSshServer } from './ssh/machine-ssh-server.js';
+import { volumeUsedBytes } from './volumes.js';
 import type { SimWorld } from './world.js';
 
 /** Suffixes of the files that make up a SQLite database. */
@@ -92,7 +93,6 @@ export class MachineRuntime {
     return new MachineFiles(
       mount?.path.replace(/\/$/, ''),
       volume?.dir,
-      (volume?.sizeGb ?? 0) * 1024 ** 3,
       (guestPath, operation) => {
         const app = this.processes.get(machine.id)?.app;
         if (app === undefined || databasePath === undefined) return;
@@ -106,6 +106,10 @@ export class MachineRuntime {
           at: new Date(),
         });
       },
+      () => ({
+        capacityBytes: (volume?.sizeGb ?? 0) * 1024 ** 3,
+        usedBytes: volume === undefined ? 0 : volumeUsedBytes(volume),
+      }),
     );
   }
 

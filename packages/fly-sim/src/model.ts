@@ -107,6 +107,8 @@ export interface VolumeRecord {
   fstype: string;
   /** Local folder with the volume's files. */
   dir: string;
+  /** Bytes counted as used on top of the folder's files (test control `fillVolume`). */
+  reservedBytes: number;
 }
 
 /** A volume snapshot: a copy of the volume's folder. */

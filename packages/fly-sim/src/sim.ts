@@ -179,6 +179,19 @@ export class Sim {
   }
 
   /**
+   * Counts `bytes` more bytes as used on a volume without writing them, so that tests can
+   * fill a volume (df, SFTP writes, redirects and sqlite3 copies see the space as taken).
+   * A negative number frees reserved bytes again.
+   *
+   * @throws Error when the volume does not exist.
+   */
+  fillVolume(volumeId: string, bytes: number): void {
+    const volume = this.world.volumes.get(volumeId);
+    if (volume === undefined) throw new Error(`volume ${volumeId} does not exist`);
+    volume.reservedBytes = Math.max(0, volume.reservedBytes + bytes);
+  }
+
+  /**
    * Sets how many machines may run and volumes may exist in a region.
    *
    * @throws Error for a region that is not in the table.

@@ -25,6 +25,11 @@ export function folderBytes(dir: string): number {
   return total;
 }
 
+/** Bytes used on a volume: its files plus the bytes a test reserved. */
+export function volumeUsedBytes(volume: VolumeRecord): number {
+  return folderBytes(volume.dir) + volume.reservedBytes;
+}
+
 function folderDigest(dir: string): string {
   const hash = createHash('sha256');
   const walk = (folder: string, prefix: string): void => {
@@ -126,6 +131,7 @@ export function createVolume(world: SimWorld, appName: string, body: JsonObject)
     autoBackupEnabled: body.auto_backup_enabled !== false,
     fstype: typeof body.fstype === 'string' ? body.fstype : 'ext4',
     dir,
+    reservedBytes: 0,
   };
   world.volumes.set(id, volume);
   return volume;

@@ -10,6 +10,7 @@ type ExecAnswer = { exit_code: number; stdout: string; stderr: string };
 
 let sim: Sim;
 let machineId: string;
+let volumeId: string;
 let bareMachineId: string;
 let volumeDir: string;
 
@@ -17,7 +18,9 @@ beforeAll(async () => {
   sim = await startSim({ images: { 'registry.fly.io/bare:1': { sqlite3: false } } });
   sim.createApp('cmd-app', { primaryRegion: 'nrt' });
   // Maintenance config: the app does not run, so commands may change its database.
-  ({ machineId } = await sim.seedMachine('cmd-app', { init: { exec: ['sleep', 'inf'] } }));
+  ({ machineId, volumeId } = await sim.seedMachine('cmd-app', {
+    init: { exec: ['sleep', 'inf'] },
+  }));
   ({ machineId: bareMachineId } = await sim.seedMachine('cmd-app', {
     image: 'registry.fly.io/bare:1',
     init: { exec: ['sleep', 'inf'] },
@@ -165,5 +168,44 @@ describe('machine commands over the exec API', () => {
 
   it('confines a path that climbs out of the mount', async () => {
     expect((await exec(['head', '-c', '1', '--', '/app/data/../../etc/passwd'])).exit_code).toBe(1);
+  });
+});
+
+describe('a full volume', () => {
+  const full = async (work: () => Promise<void>) => {
+    sim.fillVolume(volumeId, 1024 ** 3);
+    try {
+      await work();
+    } finally {
+      sim.fillVolume(volumeId, -(1024 ** 3));
+    }
+  };
+
+  it('shows in df as no space available', async () => {
+    await full(async () => {
+      const line =
+        (await exec(['df', '-Pk', '--', '/app/data'])).stdout.trimEnd().split('\n')[1] ?? '';
+      expect(line.split(/\s+/)[3]).toBe('0');
+    });
+  });
+
+  it('fails an append with No space left', async () => {
+    await full(async () => {
+      const stdin = Buffer.from('more data').toString('base64');
+      const result = await exec(
+        ['sh', '-c', 'base64 -d >> "$1"', 'flydr', '/app/data/grow.bin'],
+        stdin,
+      );
+      expect(result.exit_code).toBe(2);
+      expect(result.stderr).toMatch(/No space left on device/);
+    });
+  });
+
+  it('fails a sqlite3 backup and removes the copy', async () => {
+    await full(async () => {
+      const result = await exec(['sqlite3', '/app/data/app.db', ".backup '/app/data/full.db'"]);
+      expect(result).toMatchObject({ exit_code: 1, stderr: 'Error: database or disk is full\n' });
+      expect((await exec(['test', '-e', '/app/data/full.db'])).exit_code).toBe(1);
+    });
   });
 });

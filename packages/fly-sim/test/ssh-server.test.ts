@@ -13,12 +13,13 @@ const key = testKey();
 const dir = mkdtempSync(join(tmpdir(), 'flydr-sim-ssh-'));
 let sim: Sim;
 let machineId: string;
+let volumeId: string;
 let privateIp: string;
 
 beforeAll(async () => {
   sim = await startSim({ authorizedKeys: [key.publicLine] });
   sim.createApp('ssh-app', { primaryRegion: 'nrt' });
-  ({ machineId, privateIp } = await sim.seedMachine('ssh-app'));
+  ({ machineId, volumeId, privateIp } = await sim.seedMachine('ssh-app'));
 });
 afterAll(async () => {
   await sim.close();
@@ -109,6 +110,21 @@ describe('machine SSH server', () => {
         true,
       );
     } finally {
+      client.end();
+    }
+  });
+
+  it('fails an SFTP write on a full volume', async () => {
+    const client = await connect(privateIp, sim.sshPort, key.privateKey);
+    sim.fillVolume(volumeId, 1024 ** 3);
+    try {
+      const sftp = await openSftp(client);
+      const error = await new Promise<Error | undefined>((resolve) =>
+        sftp.writeFile('/app/data/full.bin', Buffer.alloc(10_000), (e) => resolve(e ?? undefined)),
+      );
+      expect(error?.message).toMatch(/No space left on device/);
+    } finally {
+      sim.fillVolume(volumeId, -(1024 ** 3));
       client.end();
     }
   });

@@ -3,7 +3,7 @@ import { posix, resolve as resolveHost, sep } from 'node:path';
 /** Error for a machine path that cannot be used, with an errno-style code. */
 export class MachineFileError extends Error {
   constructor(
-    readonly code: 'ENOENT' | 'EROFS' | 'EBUSY',
+    readonly code: 'ENOENT' | 'EROFS' | 'EBUSY' | 'ENOSPC',
     readonly guestPath: string,
     message: string,
   ) {
@@ -14,6 +14,12 @@ export class MachineFileError extends Error {
 
 /** Called before a command or SFTP request changes a file on the machine. */
 export type WriteObserver = (guestPath: string, operation: string) => void;
+
+/** Size and use of the machine's volume, in bytes. */
+export interface VolumeUsage {
+  capacityBytes: number;
+  usedBytes: number;
+}
 
 /**
  * The files of a simulated machine: only its volume, at the mount path, backed by a local
@@ -26,10 +32,23 @@ export class MachineFiles {
     readonly mountPath: string | undefined,
     /** Local folder of the volume. */
     readonly volumeDir: string | undefined,
-    /** Size of the volume in bytes. */
-    readonly capacityBytes: number,
     private readonly observeWrite: WriteObserver,
+    /** Reads the volume's size and use now. */
+    readonly usage: () => VolumeUsage = () => ({ capacityBytes: 0, usedBytes: 0 }),
   ) {}
+
+  /**
+   * Checks that growing the volume's data by `growthBytes` fits.
+   *
+   * @throws MachineFileError ENOSPC naming the path when it does not.
+   */
+  requireSpace(guestPath: string, growthBytes: number): void {
+    if (growthBytes <= 0) return;
+    const { capacityBytes, usedBytes } = this.usage();
+    if (usedBytes + growthBytes > capacityBytes) {
+      throw new MachineFileError('ENOSPC', guestPath, `${guestPath}: No space left on device`);
+    }
+  }
 
   /** Normalizes a machine path; relative paths resolve against `cwd`. */
   normalize(path: string, cwd = '/'): string {

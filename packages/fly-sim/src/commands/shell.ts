@@ -1,4 +1,4 @@
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile, stat, writeFile } from 'node:fs/promises';
 import type { CommandContext } from './command-context.js';
 import { type CommandResult, failure, success } from './command-result.js';
 import { MachineFileError } from './machine-files.js';
@@ -37,6 +37,30 @@ function parsePipeline(tokens: ShellToken[]): Stage[] {
 }
 
 /**
+ * Writes a stage's output to its redirect target, checking the volume's free space.
+ *
+ * @returns undefined on success, else the shell's error line for stderr.
+ */
+async function writeRedirect(
+  redirect: NonNullable<Stage['redirect']>,
+  output: Buffer,
+  context: CommandContext,
+): Promise<Buffer | undefined> {
+  const { append, path } = redirect;
+  try {
+    const host = context.files.writablePath(path, `exec redirect ${append ? '>>' : '>'}`);
+    const existing = append ? 0 : ((await stat(host).catch(() => undefined))?.size ?? 0);
+    context.files.requireSpace(context.files.normalize(path), output.length - existing);
+    if (append) await appendFile(host, output);
+    else await writeFile(host, output);
+    return undefined;
+  } catch (error) {
+    const message = error instanceof MachineFileError ? error.message : (error as Error).message;
+    return Buffer.from(`sh: 1: cannot create ${path}: ${message}\n`);
+  }
+}
+
+/**
  * Runs `sh -c SCRIPT NAME ARG...` for the small shell subset flydr's templates use:
  * pipelines with `|`, `>` and `>>` redirects, `:`, quoting, and `$N` expansion.
  * Stages run one after another with buffered output; the exit code is the last stage's.
@@ -70,24 +94,9 @@ export async function runShellScript(
     stderr.push(result.stderr);
 
     if (stage.redirect !== undefined) {
-      try {
-        const host = context.files.writablePath(
-          stage.redirect.path,
-          `exec redirect ${stage.redirect.append ? '>>' : '>'}`,
-        );
-        if (stage.redirect.append) await appendFile(host, result.stdout);
-        else await writeFile(host, result.stdout);
-      } catch (error) {
-        const message =
-          error instanceof MachineFileError ? error.message : (error as Error).message;
-        return {
-          exitCode: 2,
-          stdout: Buffer.alloc(0),
-          stderr: Buffer.concat([
-            ...stderr,
-            Buffer.from(`sh: 1: cannot create ${stage.redirect.path}: ${message}\n`),
-          ]),
-        };
+      const failed = await writeRedirect(stage.redirect, result.stdout, context);
+      if (failed !== undefined) {
+        return { exitCode: 2, stdout: Buffer.alloc(0), stderr: Buffer.concat([...stderr, failed]) };
       }
       result = { ...result, stdout: Buffer.alloc(0) };
     }

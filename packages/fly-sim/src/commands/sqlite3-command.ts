@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import type { CommandContext } from './command-context.js';
 import { type CommandResult, failure, success } from './command-result.js';
@@ -66,6 +66,14 @@ export async function sqlite3Command(
       await database.backup(destination);
     } else {
       database.prepare('VACUUM INTO ?').run(destination);
+    }
+
+    // The copy is written first and then checked against the volume's size, as a full disk
+    // would have stopped it.
+    const { usedBytes, capacityBytes } = context.files.usage();
+    if (usedBytes > capacityBytes) {
+      await rm(destination, { force: true });
+      return failure(1, 'Error: database or disk is full');
     }
     return success();
   } catch (error) {

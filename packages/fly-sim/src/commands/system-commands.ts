@@ -1,4 +1,3 @@
-import { folderBytes } from '../volumes.js';
 import type { CommandContext } from './command-context.js';
 import { type CommandResult, failure, success } from './command-result.js';
 
@@ -46,8 +45,9 @@ export async function df(args: string[], context: CommandContext): Promise<Comma
     return failure(1, `df: ${path}: No such file or directory`);
   }
 
-  const total = Math.floor(context.files.capacityBytes / 1024);
-  const used = Math.ceil(folderBytes(context.files.volumeDir) / 1024);
+  const usage = context.files.usage();
+  const total = Math.floor(usage.capacityBytes / 1024);
+  const used = Math.ceil(usage.usedBytes / 1024);
   const available = Math.max(0, total - used);
   const percent = total === 0 ? 100 : Math.ceil((used / total) * 100);
   const line = `/dev/vdc ${String(total).padStart(18)} ${String(used).padStart(9)} ${String(available).padStart(9)} ${String(percent).padStart(7)}% ${context.files.mountPath}\n`;

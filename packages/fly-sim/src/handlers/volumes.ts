@@ -5,9 +5,9 @@ import {
   createVolume,
   destroyVolume,
   extendVolume,
-  folderBytes,
   snapshotVolume,
   updateVolume,
+  volumeUsedBytes,
 } from '../volumes.js';
 import type { SimWorld } from '../world.js';
 
@@ -23,7 +23,7 @@ const HIDDEN_STATES = new Set([
 
 /** Routes of the Volumes resource and its snapshots. */
 export function volumeRoutes(world: SimWorld): RouteSpec[] {
-  const json = (volume: VolumeRecord) => volumeJson(world, volume, folderBytes(volume.dir));
+  const json = (volume: VolumeRecord) => volumeJson(world, volume, volumeUsedBytes(volume));
   const volumeOf = (context: RouteContext) =>
     world.getVolume(context.params.app ?? '', context.params.volume ?? '');
 

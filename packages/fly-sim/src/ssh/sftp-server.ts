@@ -15,7 +15,6 @@ import {
 import { posix } from 'node:path';
 import type { Attributes, FileEntry, SFTPWrapper } from 'ssh2';
 import { MachineFileError, type MachineFiles } from '../commands/machine-files.js';
-import { folderBytes } from '../volumes.js';
 import { SshReader } from './wire.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
@@ -32,7 +31,14 @@ const STATUS = {
 const OPEN = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 16, EXCL: 32 } as const;
 
 type OpenHandle =
-  | { kind: 'file'; file: FileHandle; guestPath: string; size: number; usedAtOpen: number }
+  | {
+      kind: 'file';
+      file: FileHandle;
+      guestPath: string;
+      size: number;
+      usedBytes: number;
+      capacityBytes: number;
+    }
   | { kind: 'dir'; guestPath: string; sent: boolean };
 
 /** Attributes of the read-only directories above the mount. */
@@ -82,10 +88,9 @@ function openFlags(flags: number): number {
 /** Maps an error to an SFTP status code and message. */
 function statusOf(error: unknown): [number, string] {
   if (error instanceof MachineFileError) {
-    return [
-      error.code === 'ENOENT' ? STATUS.NO_SUCH_FILE : STATUS.PERMISSION_DENIED,
-      error.message,
-    ];
+    if (error.code === 'ENOENT') return [STATUS.NO_SUCH_FILE, error.message];
+    if (error.code === 'ENOSPC') return [STATUS.FAILURE, error.message];
+    return [STATUS.PERMISSION_DENIED, error.message];
   }
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return [STATUS.NO_SUCH_FILE, 'No such file'];
@@ -151,10 +156,14 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
         : files.hostPath(path);
       const file = await open(host, openFlags(flags), 0o644);
       const size = (await file.stat()).size;
-      const usedAtOpen = writes && files.volumeDir !== undefined ? folderBytes(files.volumeDir) : 0;
+      // Volume use is read once per open; writes then add their growth to it.
+      const { usedBytes, capacityBytes } = writes
+        ? files.usage()
+        : { usedBytes: 0, capacityBytes: 0 };
+      const guestPath = files.normalize(path);
       sftp.handle(
         reqId,
-        newHandle({ kind: 'file', file, guestPath: files.normalize(path), size, usedAtOpen }),
+        newHandle({ kind: 'file', file, guestPath, size, usedBytes, capacityBytes }),
       );
     }),
   );
@@ -175,12 +184,12 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
       const entry = handleOf(handle);
       if (entry?.kind !== 'file') return sftp.status(reqId, STATUS.FAILURE, 'invalid handle');
       const growth = Math.max(0, offset + data.length - entry.size);
-      if (entry.usedAtOpen + growth > files.capacityBytes) {
+      if (entry.usedBytes + growth > entry.capacityBytes) {
         return sftp.status(reqId, STATUS.FAILURE, 'No space left on device');
       }
       await entry.file.write(data, 0, data.length, offset);
       entry.size += growth;
-      entry.usedAtOpen += growth;
+      entry.usedBytes += growth;
       sftp.status(reqId, STATUS.OK);
     }),
   );
