@@ -19,7 +19,7 @@ beforeAll(async () => {
     waitMaxSeconds: 1,
   };
   http = createFlyClient({ ...common, baseUrl: sim.apiUrl, graphqlUrl: sim.graphqlUrl });
-  // The host name is never resolved: the dispatcher answers in-process.
+  // The host name is never resolved, because the dispatcher serves requests in-process.
   inProcess = createFlyClient({
     ...common,
     baseUrl: 'http://127.0.0.1:9',

@@ -18,7 +18,7 @@ const certificate = issueUserCertificate(ca, {
 const policy = { caBlob: ca.publicBlob, authorizedKeys: [] };
 const signedData = randomBytes(64);
 
-/** A userauth signature field as OpenSSH sends it: string "ssh-ed25519", string signature. */
+/** Signs the test data and encodes it as OpenSSH sends it: string "ssh-ed25519", string signature. */
 function signatureField(privateKey: Parameters<typeof sign>[2]): Buffer {
   return new SshWriter()
     .string('ssh-ed25519')

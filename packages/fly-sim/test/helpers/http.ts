@@ -1,6 +1,6 @@
 import type { Sim } from '../../src/index.js';
 
-/** A parsed answer of the simulated API. */
+/** A parsed response of the simulated API. */
 export interface ApiAnswer<T = unknown> {
   status: number;
   body: T;
@@ -28,7 +28,7 @@ export async function api<T = unknown>(
   return { status: response.status, body, headers: response.headers };
 }
 
-/** Polls a condition every 10 ms until it holds or `timeoutMs` passes. */
+/** Polls a condition every 10 ms until it is true or `timeoutMs` passes. */
 export async function eventually(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
