@@ -113,6 +113,23 @@ describe('simulated app', () => {
     expect(sim.runtimeErrors().join('\n')).toMatch(/not a database/);
   });
 
+  it('stops writing when its host loses power', async () => {
+    const { machineId } = await sim.seedMachine('other-app');
+    await sim.hostDown(machineId);
+    expect(sim.appWriter(machineId).running()).toBe(false);
+    await sim.hostUp(machineId);
+    expect(sim.appWriter(machineId).running()).toBe(true);
+  });
+
+  it('keeps writing through a partition', async () => {
+    const { machineId } = await sim.seedMachine('other-app');
+    await sim.hostDown(machineId, { keepAppRunning: true });
+    const count = sim.appWriter(machineId).committedIds().length;
+    await eventually(() => sim.appWriter(machineId).committedIds().length > count + 3);
+    expect(sim.appWriter(machineId).running()).toBe(true);
+    await sim.hostUp(machineId);
+  });
+
   it('does not run under an init override', async () => {
     const { machineId } = await sim.seedMachine('other-app', { init: { cmd: ['sleep', 'inf'] } });
     expect(sim.appWriter(machineId).running()).toBe(false);
