@@ -1,0 +1,85 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Sim } from '@flydr/fly-sim';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missing, simRunOptions, volumeIds } from './failover-setup.js';
+import { tempDir } from './helpers.js';
+import { DATABASE_PATH, seedApp, startTestSim, waitForRows } from './sim-setup.js';
+
+const childScript = new URL('./fixtures/failover-child.mjs', import.meta.url).pathname;
+const builtEntry = new URL('../dist/index.js', import.meta.url).pathname;
+
+let sim: Sim;
+
+beforeAll(async () => {
+  if (!existsSync(builtEntry)) {
+    throw new Error(`${builtEntry} is missing; build first with \`pnpm exec tsc -b packages/dr-core\``);
+  }
+  sim = await startTestSim();
+});
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+/** Kills the child with SIGKILL when it reports the start of `step`; resolves once it exited. */
+function killAtStep(child: ChildProcess, step: string): Promise<{ killed: boolean; output: string[] }> {
+  const output: string[] = [];
+  return new Promise((resolve) => {
+    let killed = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      output.push(line);
+      const event = JSON.parse(line) as { type: string; step?: string };
+      if (!killed && event.type === 'step-start' && event.step === step) {
+        killed = child.kill('SIGKILL');
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve({ killed, output });
+    });
+  });
+}
+
+describe('DisasterRecovery.resume after SIGKILL', () => {
+  it('completes a failover killed during the restore upload', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 10);
+    const child = spawn(process.execPath, [childScript], {
+      env: {
+        ...process.env,
+        FLYDR_FAILOVER_CHILD: JSON.stringify({
+          token: sim.token,
+          apiUrl: sim.apiUrl,
+          graphqlUrl: sim.graphqlUrl,
+          sshPort: sim.sshPort,
+          app: ctx.app,
+          databasePath: DATABASE_PATH,
+          stateDir: ctx.stateDir,
+          knownHosts: join(tempDir(), 'known_hosts'),
+          to: 'sin',
+        }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
+    const { killed, output } = await killAtStep(child, 'upload');
+    const status = await ctx.dr.status();
+    const [interrupted] = status.unfinishedOperations;
+    const report = await ctx.dr.resume(interrupted?.id as string, simRunOptions(sim));
+    const nrtRows = sim.appWriter(ctx.machineId).committedIds();
+    await ctx.dr.close();
+
+    expect(killed, output.join('\n')).toBe(true);
+    expect(interrupted?.status).toBe('interrupted');
+    expect(interrupted?.step).toBe('restore');
+    expect(sim.appWriter(report.targetMachineId).running()).toBe(true);
+    expect(sim.appWriter(ctx.machineId).running()).toBe(false);
+    expect(missing(nrtRows, volumeIds(sim, ctx.app, report.targetMachineId))).toEqual([]);
+    expect(sim.violations()).toEqual([]);
+  });
+});
