@@ -211,6 +211,8 @@ export class Sim {
    * power cut); `keepAppRunning` keeps it writing (a network partition).
    */
   async hostDown(machineId: string, options: { keepAppRunning?: boolean } = {}): Promise<void> {
+    // NOTE: the stopped app closes its database cleanly (WAL checkpointed), unlike a real
+    // power cut, which can leave the WAL behind.
     const machine = this.requireMachine(machineId);
     machine.hostDown = true;
     machine.appRunsWhileHostDown = options.keepAppRunning === true;
