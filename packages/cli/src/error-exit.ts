@@ -14,6 +14,7 @@ const refusedCodes = new Set([
 // Error codes that mean the input was invalid.
 const invalidInputCodes = new Set([
   'FLY_INVALID_INPUT',
+  'FLY_UNAUTHORIZED',
   'DR_FLY_TOML_INVALID',
   'DR_INVALID_INPUT',
   'DR_BACKUP_NOT_FOUND',
@@ -27,16 +28,28 @@ export interface ErrorReport {
   message: string;
   hint: string | undefined;
   code: string | undefined;
+  /** Journaled operation the error belongs to, for `flydr resume` or `flydr abort`. */
+  operationId: string | undefined;
 }
 
 /** Maps any thrown value to the documented exit code, its one-line message and its hint. */
 export function reportError(error: unknown): ErrorReport {
   if (error instanceof CliError) {
-    return { exitCode: error.exitCode, message: error.message, hint: error.hint, code: undefined };
+    return {
+      exitCode: error.exitCode,
+      message: error.message,
+      hint: error.hint,
+      code: undefined,
+      operationId: undefined,
+    };
   }
 
   if (error instanceof Error) {
-    const { code, hint } = error as Error & { code?: unknown; hint?: unknown };
+    const { code, hint, details } = error as Error & {
+      code?: unknown;
+      hint?: unknown;
+      details?: { operationId?: unknown };
+    };
     const codeText = typeof code === 'string' ? code : undefined;
     let exitCode: ExitCodeValue = ExitCode.OperationFailed;
     if (codeText !== undefined && refusedCodes.has(codeText)) exitCode = ExitCode.Refused;
@@ -47,6 +60,7 @@ export function reportError(error: unknown): ErrorReport {
       message: error.message,
       hint: typeof hint === 'string' ? hint : undefined,
       code: codeText,
+      operationId: typeof details?.operationId === 'string' ? details.operationId : undefined,
     };
   }
 
@@ -55,5 +69,6 @@ export function reportError(error: unknown): ErrorReport {
     message: String(error),
     hint: undefined,
     code: undefined,
+    operationId: undefined,
   };
 }

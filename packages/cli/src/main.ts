@@ -6,6 +6,7 @@ import { reportError } from './error-exit.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { type GlobalArgs, withGlobalOptions } from './global-options.js';
 import { type CliIo, processIo } from './io.js';
+import { toJson } from './output.js';
 
 function declare(parser: Argv, definition: CommandDefinition, io: CliIo): Argv {
   return parser.command(
@@ -77,12 +78,14 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
           code: report.code ?? null,
           hint: report.hint ?? null,
           exitCode: report.exitCode,
+          operationId: report.operationId ?? null,
         },
       };
-      io.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+      io.stdout.write(`${toJson(document)}\n`);
     }
     io.stderr.write(`flydr: ${report.message}\n`);
     if (report.hint) io.stderr.write(`  next: ${report.hint}\n`);
+    if (report.operationId) io.stderr.write(`  operation: ${report.operationId}\n`);
     return report.exitCode;
   }
 }

@@ -21,7 +21,17 @@ export type ProgressEvent =
       bytes: number;
       total: number;
       bytesPerSecond: number;
-    };
+    }
+  | { type: 'operation-step-start'; operationId: string; step: string; position: number }
+  | {
+      type: 'operation-step-end';
+      operationId: string;
+      step: string;
+      ok: boolean;
+      durationMs: number;
+      error?: string;
+    }
+  | { type: 'operation-undo'; operationId: string; step: string; ok: boolean; error?: string };
 
 /** One finished step, kept for the JSON result of multi-step commands. */
 export interface StepRecord {
@@ -50,7 +60,38 @@ export class StepPrinter {
     if (typed.type === 'step-start') this.start(typed);
     else if (typed.type === 'step-end') this.end(typed);
     else if (typed.type === 'transfer-progress') this.progress(typed);
+    else if (typed.type === 'operation-step-start') this.operationStart(typed);
+    else if (typed.type === 'operation-step-end') this.operationEnd(typed);
+    else if (typed.type === 'operation-undo') this.undo(typed);
   };
+
+  private operationStart(event: Extract<ProgressEvent, { type: 'operation-step-start' }>): void {
+    this.stopBar();
+    this.out.note(
+      `${this.out.style('bold', `[${event.position + 1}] ${event.step}`)} (${event.operationId})`,
+    );
+  }
+
+  private operationEnd(event: Extract<ProgressEvent, { type: 'operation-step-end' }>): void {
+    this.stopBar();
+    this.steps.push({
+      operation: event.operationId,
+      step: event.step,
+      ok: event.ok,
+      durationMs: event.durationMs,
+      ...(event.error === undefined ? {} : { error: event.error }),
+    });
+    const mark = event.ok ? this.out.style('green', '✓') : this.out.style('red', '✗');
+    const failure = event.ok ? '' : ` failed: ${event.error ?? ''}`;
+    this.out.note(
+      `${mark} ${event.step} ${this.out.style('dim', formatDuration(event.durationMs))}${failure}`,
+    );
+  }
+
+  private undo(event: Extract<ProgressEvent, { type: 'operation-undo' }>): void {
+    const mark = event.ok ? this.out.style('yellow', '↶') : this.out.style('red', '✗');
+    this.out.note(`${mark} undo ${event.step}${event.ok ? '' : ` failed: ${event.error ?? ''}`}`);
+  }
 
   private start(event: Extract<ProgressEvent, { type: 'step-start' }>): void {
     this.out.debug(`  … ${event.operation}: ${event.step}`);

@@ -4,6 +4,7 @@ import type { CommandDefinition } from '../command.js';
 import { UsageError } from '../exit-codes.js';
 import { formatDuration } from '../output.js';
 import { checkRegionCode } from '../region-code.js';
+import { checkUrl } from '../url.js';
 import { requireBackupId } from './backups-show.js';
 
 /** `flydr restore ID --region R | --to-file PATH`. */
@@ -48,7 +49,7 @@ export const restoreCommand: CommandDefinition = {
       );
     }
     const region = args.region === undefined ? undefined : checkRegionCode(args.region, '--region');
-    const healthUrl = checkUrl(args.healthUrl);
+    const healthUrl = checkUrl(args.healthUrl, '--health-url');
 
     // Only the catalog is needed to name the backup in the question; the token comes later.
     const backup = await (await context.dr({ remote: false })).show(
@@ -117,16 +118,4 @@ async function newestVerifiedId(context: Parameters<CommandDefinition['run']>[1]
     );
   }
   return newest.id;
-}
-
-function checkUrl(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  try {
-    const url = new URL(String(value));
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url.toString();
-  } catch {}
-  throw new UsageError(
-    `invalid --health-url ${JSON.stringify(value)}: expected an http or https URL`,
-    'for example --health-url https://live-schedule-api.fly.dev/health',
-  );
 }

@@ -1,0 +1,30 @@
+import type { CommandDefinition } from '../command.js';
+import { failoverJson, printFailoverReport, withInterrupt } from '../failover-output.js';
+import { chooseOperation } from '../operation-choice.js';
+
+/** `flydr resume [ID]`: continues an interrupted failover or failback. */
+export const resumeCommand: CommandDefinition = {
+  command: 'resume [id]',
+  describe: 'continue an interrupted failover or failback from its first unfinished step',
+  examples: [
+    ['flydr resume', 'continue the one unfinished operation'],
+    [
+      'flydr resume failover-20261204T203302Z-5f2a9c --yes',
+      'continue that operation without asking',
+    ],
+  ],
+  builder: (parser) =>
+    parser.positional('id', { type: 'string', describe: 'operation id, as `flydr status` shows' }),
+
+  async run(args, context) {
+    const dr = await context.dr();
+    const id = await chooseOperation(dr, args.id, 'resume');
+    const record = await dr.operation(id);
+    const next = record.steps.find((step) => step.status !== 'done');
+    await context.confirm(`resume ${record.kind} ${id} of ${dr.app} at step ${next?.name ?? '?'}?`);
+
+    const report = await withInterrupt(context, (signal) => dr.resume(id, { signal }));
+    printFailoverReport(context, report);
+    context.out.result(failoverJson(report));
+  },
+};

@@ -1,0 +1,57 @@
+import type { FailoverReport } from '@flydr/dr-core';
+import type { CommandContext } from './context.js';
+import { formatDuration } from './output.js';
+
+/** The `--json` shape of a failover or failback; documented in docs/cli-json.md. */
+export function failoverJson(report: FailoverReport) {
+  return {
+    ok: true as const,
+    operationId: report.operationId,
+    kind: report.kind,
+    from: report.from,
+    to: report.to,
+    sourceMachineId: report.sourceMachineId,
+    targetMachineId: report.targetMachineId,
+    generation: report.generation,
+    backupId: report.backupId,
+    rpoMs: report.rpoMs,
+    rtoMs: report.rtoMs,
+    steps: report.steps.map((step) => ({ name: step.name, durationMs: step.durationMs })),
+  };
+}
+
+/** Prints the outcome of a failover or failback with its RPO and RTO. */
+export function printFailoverReport(context: CommandContext, report: FailoverReport): void {
+  context.out.line(
+    `${report.kind} ${report.operationId}: ${report.from} -> ${report.to}, machine ${report.targetMachineId} is the primary (generation ${report.generation})`,
+  );
+  context.out.line(
+    `  RPO ${formatDuration(report.rpoMs)}${report.rpoMs === 0 ? ' (final snapshot taken after the fence: no committed write lost)' : ' (writes in this window are lost)'}`,
+  );
+  context.out.line(`  RTO ${formatDuration(report.rtoMs)} (fence to healthy target)`);
+  context.out.line(`  final snapshot: backup ${report.backupId}`);
+}
+
+/**
+ * Runs `work` with an AbortSignal that the first Ctrl-C (SIGINT) fires, so an operation
+ * stops at a safe point and rolls back what it did. A second Ctrl-C ends the process at
+ * once; the journal then shows the operation as interrupted for `flydr resume` or `abort`.
+ */
+export async function withInterrupt<T>(
+  context: CommandContext,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = () => {
+    context.out.warn(
+      'interrupted: stopping at the next safe point and rolling back; press Ctrl-C again to stop now and run `flydr resume` later',
+    );
+    controller.abort(new Error('interrupted by Ctrl-C'));
+  };
+  process.once('SIGINT', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+  }
+}
