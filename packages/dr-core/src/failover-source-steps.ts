@@ -28,15 +28,16 @@ export async function fenceSource(
   journal.patchState(operationId, { fenceStartedAt });
 
   const machine = await client.machines.get(app, sourceId);
+  const sourceConfig = state.sourceConfig ?? structuredClone(machine.config);
   if (machine.host_status === 'unreachable') {
+    // The API still returns the config, which the target is cloned from; nothing changes here.
     context.logger.warn('source host is unreachable; it cannot be fenced', {
       app,
       machine_id: sourceId,
     });
-    return { fenceStartedAt, sourceUnreachable: true };
+    return { fenceStartedAt, sourceConfig, sourceUnreachable: true };
   }
 
-  const sourceConfig = state.sourceConfig ?? structuredClone(machine.config);
   if (isMaintenanceConfig(sourceConfig)) {
     throw new DrError(
       'DR_REFUSED',
@@ -71,7 +72,7 @@ export async function unfenceSource(context: FailoverContext, state: FailoverSta
   const { client, journal, operationId } = context;
   const { app } = state;
   const sourceId = state.sourceMachineId;
-  if (sourceId === undefined || state.sourceConfig === undefined) {
+  if (sourceId === undefined || state.sourceConfig === undefined || state.sourceUnreachable) {
     return;
   }
   const config = state.sourceConfig;
@@ -203,7 +204,7 @@ function staleBackup(context: FailoverContext, state: FailoverState): Partial<Fa
     backupId: backup.id,
     backupSha256: backup.sha256,
     rpoMs: ageMs,
-    sourceUnreachable: true,
+    staleBackup: true,
   };
 }
 

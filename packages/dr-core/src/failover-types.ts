@@ -68,7 +68,10 @@ export interface FailoverState extends FailoverParams {
   targetConfig?: MachineConfig;
   generation?: number;
   fenceStartedAt?: string;
+  /** True when the fence found the source's host unreachable (nothing was changed on it). */
   sourceUnreachable?: boolean;
+  /** True when the snapshot is the newest verified backup, not a final snapshot. */
+  staleBackup?: boolean;
   backupId?: number;
   backupSha256?: string;
   /** Data-loss window: 0 when the snapshot was taken after the fence. */

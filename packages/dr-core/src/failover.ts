@@ -1,3 +1,4 @@
+import { isFlyError } from '@flydr/fly-client';
 import { DrError, isDrError } from './errors.js';
 import type { FailoverContext } from './failover-context.js';
 import { isSettled, preflight } from './failover-preflight.js';
@@ -216,8 +217,20 @@ function surfaceCause(error: unknown): unknown {
     return error;
   }
   const rollbackErrors = error.details.rollbackErrors;
-  const cause = (error as Error & { cause?: unknown }).cause;
-  if (!isDrError(cause) || (Array.isArray(rollbackErrors) && rollbackErrors.length > 0)) {
+  let cause = (error as Error & { cause?: unknown }).cause;
+  if (Array.isArray(rollbackErrors) && rollbackErrors.length > 0) {
+    return error;
+  }
+  if (isFlyError(cause, 'FLY_CAPACITY')) {
+    // Capacity that preflight saw can be gone by the time a machine starts.
+    cause = new DrError(
+      'DR_NO_CAPACITY',
+      `the target region ran out of capacity: ${cause.message}`,
+      'Try again later, or choose another region with `flydr capacity`.',
+      { cause },
+    );
+  }
+  if (!isDrError(cause)) {
     return error;
   }
   return new DrError(

@@ -3,7 +3,7 @@ import { checkDivergence } from './divergence-check.js';
 import { DrError } from './errors.js';
 import type { DrEventListener } from './events.js';
 import { ROLE_KEY } from './failover-preflight.js';
-import type { FlyClient, MachineTransportFactory } from './fly-types.js';
+import type { FlyClient, Machine, MachineTransportFactory } from './fly-types.js';
 import type { DrLogger } from './logger.js';
 import type { HealthWaitOptions } from './machine-health.js';
 import type { PrimaryRecords } from './primary-record.js';
@@ -11,6 +11,7 @@ import { validateRegions } from './regions.js';
 import { backupFromMachine } from './remote-backup.js';
 import { restoreOntoMachine } from './remote-restore.js';
 import { selectSourceMachine, selectTargetMachine } from './source-machine.js';
+import { isMaintenanceConfig } from './stopped-config.js';
 import type { CheckKind } from './verify.js';
 
 /** Options of a sync. */
@@ -142,16 +143,14 @@ export async function runSync(context: SyncContext, options: SyncOptions): Promi
   };
 }
 
-function refuseActivePrimary(
-  context: SyncContext,
-  target: { id: string; config?: { metadata?: Record<string, string> | null } | null },
-  options: SyncOptions,
-): void {
+function refuseActivePrimary(context: SyncContext, target: Machine, options: SyncOptions): void {
+  // Without a record, a machine labelled primary, or one running the app, is the live writer.
   const recorded = context.records.current(context.app);
   const isPrimary =
     recorded !== undefined
       ? recorded.machineId === target.id
-      : target.config?.metadata?.[ROLE_KEY] === 'primary';
+      : target.config?.metadata?.[ROLE_KEY] === 'primary' ||
+        (target.state === 'started' && !isMaintenanceConfig(target.config));
   if (isPrimary && options.force !== true) {
     throw new DrError(
       'DR_REFUSED',

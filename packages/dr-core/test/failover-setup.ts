@@ -1,5 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type {
+  MachineTransport,
+  MachineTransportFactory,
+  TransferOptions,
+} from '@flydr/fly-client/transport';
 import type { Sim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
 import { type DrError, isDrError } from '../src/errors.js';
@@ -62,4 +67,33 @@ export async function waitForMoreRows(sim: Sim, machineId: string, count: number
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * Wraps a transport factory so every upload and download gives up after `idleTimeoutMs`
+ * without data, instead of the transport's default, so a cut connection fails fast.
+ */
+export function withIdleTimeout(
+  factory: MachineTransportFactory,
+  idleTimeoutMs: number,
+): MachineTransportFactory {
+  return async (machine) => {
+    const transport = await factory(machine);
+    const wrapped: MachineTransport = {
+      kind: transport.kind,
+      machineId: transport.machineId,
+      stat: (path, options) => transport.stat(path, options),
+      readRange: (path, offset, length, options) =>
+        transport.readRange(path, offset, length, options),
+      upload: (local: string, remote: string, options: TransferOptions = {}) =>
+        transport.upload(local, remote, { idleTimeoutMs, ...options }),
+      download: (remote: string, local: string, options: TransferOptions = {}) =>
+        transport.download(remote, local, { idleTimeoutMs, ...options }),
+      rename: (from, to, options) => transport.rename(from, to, options),
+      remove: (path, options) => transport.remove(path, options),
+      exec: (argv, options) => transport.exec(argv, options),
+      close: () => transport.close(),
+    };
+    return wrapped;
+  };
 }
