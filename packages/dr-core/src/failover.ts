@@ -29,6 +29,7 @@ import {
   rollbackOperation,
   runOperation,
 } from './operation-runner.js';
+import { retryRateLimited } from './step-retry.js';
 
 /** What each step does, for a dry run's plan. */
 export const FAILOVER_STEP_DESCRIPTIONS: Record<FailoverStepName, string> = {
@@ -91,7 +92,27 @@ export function failoverSteps(context: FailoverContext): OperationStep<FailoverS
       undo: (state) => unrecordPrimary(context, state),
     },
   };
-  return FAILOVER_STEPS.map((name) => steps[name]);
+  return FAILOVER_STEPS.map((name) => withRateLimitRetry(context, steps[name]));
+}
+
+/** Wraps a step so that a 429 storm re-runs it (or its undo) instead of failing it. */
+function withRateLimitRetry(
+  context: FailoverContext,
+  step: OperationStep<FailoverState>,
+): OperationStep<FailoverState> {
+  const signal = context.run.signal === undefined ? {} : { signal: context.run.signal };
+  const undo = step.undo;
+  return {
+    name: step.name,
+    run: (state, abort) =>
+      retryRateLimited(step.name, context.logger, () => step.run(state, abort), signal),
+    ...(undo === undefined
+      ? {}
+      : {
+          undo: (state: FailoverState) =>
+            retryRateLimited(`undo ${step.name}`, context.logger, () => undo(state), signal),
+        }),
+  };
 }
 
 /** A failover context without an operation id yet. */
