@@ -33,6 +33,7 @@ import {
   selectTargetMachine,
 } from './source-machine.js';
 import { defaultStateDir, ensureStateDir, validateAppName } from './state-dir.js';
+import { closeWithin, limitTransports, type TransportLimits } from './transfer-deadline.js';
 import type { CheckKind } from './verify.js';
 
 /** Options of {@link createDisasterRecovery}. */
@@ -51,6 +52,8 @@ export interface DisasterRecoveryOptions {
   logger?: DrLogger;
   /** Receives step and transfer progress events. */
   onEvent?: DrEventListener;
+  /** Time limits on every transport call; see {@link TransportLimits} for the defaults. */
+  transportLimits?: TransportLimits;
   /** Check run on every new backup. @default 'quick' */
   check?: CheckKind;
   /** Clock, for tests. @default () => new Date() */
@@ -195,7 +198,10 @@ class DisasterRecoveryImpl implements DisasterRecovery {
     this.check = options.check ?? 'quick';
     this.now = options.now ?? (() => new Date());
     this.client = options.client;
-    this.transportFactory = options.transportFactory;
+    this.transportFactory =
+      options.transportFactory === undefined
+        ? undefined
+        : limitTransports(options.transportFactory, options.transportLimits);
     this.operations = createRecoveryOperations({
       app: this.app,
       databasePath: this.databasePath,
@@ -250,7 +256,7 @@ class DisasterRecoveryImpl implements DisasterRecovery {
           { ...options, check: options.check ?? this.check },
         );
       } finally {
-        await transport.close().catch(() => {});
+        await closeWithin(transport);
       }
     });
   }

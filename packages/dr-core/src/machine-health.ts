@@ -13,12 +13,18 @@ export interface HealthWaitOptions {
   timeoutMs?: number;
   /** Pause between polls. @default 500 */
   pollMs?: number;
+  /**
+   * Consecutive passing polls required, so an app that answers once and then fails (for
+   * example on its first write) is not taken as healthy. @default 3
+   */
+  passesRequired?: number;
   signal?: AbortSignal;
 }
 
 /**
  * Waits until the machine is `started`, every health check Fly reports for it is
- * `passing`, and the health URL (when given) answers 2xx.
+ * `passing`, and the health URL (when given) answers 2xx, on `passesRequired` polls in a
+ * row.
  *
  * @throws DrError `DR_HEALTH_FAILED` naming the failing checks, or the last health URL
  *   answer, when the time runs out.
@@ -31,7 +37,10 @@ export async function waitForHealthy(
 ): Promise<Machine> {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   const pollMs = options.pollMs ?? 500;
+  const passesRequired = options.passesRequired ?? 3;
+  let passes = 0;
   let problem = 'no poll finished';
+  let lastProblem = '';
   for (;;) {
     const machine = await client.machines.get(
       app,
@@ -46,8 +55,12 @@ export async function waitForHealthy(
         ? 'the health URL is not known yet'
         : await healthUrlProblem(url, options.signal)) ??
       '';
-    if (problem === '') {
+    passes = problem === '' ? passes + 1 : 0;
+    if (passes >= passesRequired) {
       return machine;
+    }
+    if (problem !== '') {
+      lastProblem = problem;
     }
     if (Date.now() + pollMs > deadline) {
       break;
@@ -56,7 +69,7 @@ export async function waitForHealthy(
   }
   throw new DrError(
     'DR_HEALTH_FAILED',
-    `machine ${machineId} of app ${app} did not become healthy: ${problem}`,
+    `machine ${machineId} of app ${app} did not become healthy: ${problem || lastProblem || `passed ${passes} of ${passesRequired} polls in a row`}`,
     'Look at the app logs (fly logs); flydr put the previous database and config back.',
     { machineId },
   );

@@ -1,3 +1,4 @@
+import { DrError } from './errors.js';
 import type { FlyClient, Machine, MachineConfig } from './fly-types.js';
 
 /** Command a machine runs in maintenance mode instead of the app: it only stays started. */
@@ -28,7 +29,8 @@ export interface ApplyConfigOptions {
  * Updates the machine's config and waits until it is `started` again, starting it when
  * the update left it stopped. Returns the machine as Fly reports it afterwards.
  *
- * @throws the client's FlyError classes (FLY_TIMEOUT when it never starts).
+ * @throws DrError `DR_HEALTH_FAILED` when the machine ends `failed` (its process would not
+ *   start); the client's FlyError classes (FLY_TIMEOUT when it never settles).
  */
 export async function applyConfig(
   client: FlyClient,
@@ -40,18 +42,30 @@ export async function applyConfig(
   const call = options.signal === undefined ? {} : { signal: options.signal };
   const updated = await client.machines.update(app, machineId, { config }, call);
   const current = await client.machines.get(app, machineId, call);
-  if (current.state === 'stopped' || current.state === 'suspended' || current.state === 'created') {
+  if (STARTABLE_STATES.has(current.state ?? '')) {
     await client.machines.start(app, machineId, call);
   }
   await client.machines.wait(
     app,
     machineId,
     {
-      state: 'started',
+      state: ['started', 'failed'],
       ...(updated.instance_id ? { instanceId: updated.instance_id } : {}),
       timeoutMs: options.timeoutMs ?? 120_000,
     },
     call,
   );
-  return client.machines.get(app, machineId, call);
+  const machine = await client.machines.get(app, machineId, call);
+  if (machine.state !== 'started') {
+    throw new DrError(
+      'DR_HEALTH_FAILED',
+      `machine ${machineId} of app ${app} is ${machine.state} after its config update, not started`,
+      'Look at the machine events and logs (fly machine status, fly logs).',
+      { machineId, state: machine.state },
+    );
+  }
+  return machine;
 }
+
+/** States from which a machine must be started explicitly after an update. */
+const STARTABLE_STATES = new Set(['created', 'stopped', 'suspended', 'failed']);

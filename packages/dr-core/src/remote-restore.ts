@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { withLease } from '@flydr/fly-client';
+import { PARTIAL_SUFFIX } from '@flydr/fly-client/transport';
 import { utcTimestamp } from './backup-store.js';
 import type { BackupRecord, Catalog } from './catalog.js';
 import { tempPathFor } from './durable-fs.js';
@@ -21,6 +22,7 @@ import type { RemoteStrategy } from './remote-snapshot.js';
 import { restoreFileTo, SIDECAR_SUFFIXES } from './restore-file.js';
 import type { SelectedMachine } from './source-machine.js';
 import { applyConfigStopped } from './stopped-config.js';
+import { closeWithin } from './transfer-deadline.js';
 import type { CheckKind } from './verify.js';
 
 /** What a restore onto a machine needs from its caller. */
@@ -52,6 +54,10 @@ export interface RemoteRestoreOptions {
   healthTimeoutMs?: number;
   /** Pause between health polls. @default 500 */
   healthPollMs?: number;
+  /** Fails the upload when no byte moves for this long. @default the transport's */
+  idleTimeoutMs?: number;
+  /** Fails the upload when it has not finished this long after it started. */
+  deadlineMs?: number;
   /** Lease length on the machine, refreshed while the restore runs. @default 60 */
   leaseTtlSeconds?: number;
   /**
@@ -163,7 +169,7 @@ export async function restoreOntoMachine(
           await rollBack(context, machineId, options, state, error);
           throw error;
         } finally {
-          await state.transport?.close().catch(() => {});
+          await closeWithin(state.transport);
         }
       },
     );
@@ -221,33 +227,18 @@ async function runRestoreSteps(
 
   await options.beforeUpload?.(preRestoreBackup);
 
-  await runStep(emit, 'restore', 'upload', async () => {
-    await checkVolumeRoomForUpload(transport, databasePath, uploadSize);
-    const remoteTemp = remoteTempPath(databasePath, 'restore');
-    state.uploadedTemp = remoteTemp;
-    const result = await transport
-      .upload(uploadFile, remoteTemp, {
-        onProgress: (progress) =>
-          emit({
-            type: 'transfer-progress',
-            operation: 'restore',
-            direction: 'upload',
-            path: databasePath,
-            ...progress,
-          }),
-      })
-      .catch((error: unknown) => {
-        throw transferError(error, 'upload of the backup', machineId, remoteTemp);
-      });
-    if (result.sha256 !== uploadSha256) {
-      throw new DrError(
-        'DR_TRANSFER_FAILED',
-        `uploaded file ${remoteTemp} has sha256 ${result.sha256}, not ${uploadSha256}`,
-        'Run the restore again; the old database is still in place.',
-        { machineId, path: remoteTemp },
-      );
-    }
-  });
+  await runStep(emit, 'restore', 'upload', () =>
+    uploadBackup(
+      context,
+      transport,
+      options,
+      state,
+      uploadFile,
+      uploadSha256,
+      uploadSize,
+      machineId,
+    ),
+  );
 
   await runStep(emit, 'restore', 'swap', async () => {
     const aside = `${databasePath}.flydr-prev-${utcTimestamp(context.now())}`;
@@ -265,11 +256,12 @@ async function runRestoreSteps(
   });
 
   await runStep(emit, 'restore', 'restore-config', async () => {
-    await state.transport?.close().catch(() => {});
+    await closeWithin(state.transport);
     state.transport = undefined;
+    // From here on the app may run, so a rollback must enter maintenance mode again first.
+    state.inMaintenance = false;
     await putConfigBack(context, machineId, options, state.savedConfig as MachineConfig, wait);
     state.configRestored = true;
-    state.inMaintenance = false;
   });
   if (options.finish === 'stopped') {
     return preRestoreBackup;
@@ -298,6 +290,48 @@ async function putConfigBack(
     await applyConfigStopped(context.client, context.app, machineId, config, wait);
   } else {
     await applyConfig(context.client, context.app, machineId, config, wait);
+  }
+}
+
+/** Uploads the prepared file to a temporary name on the volume and checks its sha256. */
+async function uploadBackup(
+  context: RemoteRestoreContext,
+  transport: MachineTransport,
+  options: RemoteRestoreOptions,
+  state: RestoreState,
+  uploadFile: string,
+  uploadSha256: string,
+  uploadSize: number,
+  machineId: string,
+): Promise<void> {
+  const { databasePath, emit } = context;
+  await checkVolumeRoomForUpload(transport, databasePath, uploadSize);
+  const remoteTemp = remoteTempPath(databasePath, 'restore');
+  state.uploadedTemp = remoteTemp;
+  const result = await transport
+    .upload(uploadFile, remoteTemp, {
+      ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+      ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      onProgress: (progress) =>
+        emit({
+          type: 'transfer-progress',
+          operation: 'restore',
+          direction: 'upload',
+          path: databasePath,
+          ...progress,
+        }),
+    })
+    .catch((error: unknown) => {
+      throw transferError(error, 'upload of the backup', machineId, remoteTemp);
+    });
+  if (result.sha256 !== uploadSha256) {
+    throw new DrError(
+      'DR_TRANSFER_FAILED',
+      `uploaded file ${remoteTemp} has sha256 ${result.sha256}, not ${uploadSha256}`,
+      'Run the restore again; the old database is still in place.',
+      { machineId, path: remoteTemp },
+    );
   }
 }
 
@@ -350,13 +384,13 @@ async function rollBack(
         await applyConfig(client, app, machineId, maintenanceConfig(state.savedConfig), wait);
         state.inMaintenance = true;
       }
-      await state.transport?.close().catch(() => {});
+      await closeWithin(state.transport);
       const machine = await client.machines.get(app, machineId);
       state.transport = await context.transportFactory(machine);
       await putOldDatabaseBack(state.transport, databasePath, state, context.now());
     }
     if (state.inMaintenance || !state.configRestored) {
-      await state.transport?.close().catch(() => {});
+      await closeWithin(state.transport);
       state.transport = undefined;
       await putConfigBack(context, machineId, options, state.savedConfig, wait);
       state.inMaintenance = false;
@@ -384,7 +418,9 @@ async function putOldDatabaseBack(
   now: Date,
 ): Promise<void> {
   if (state.uploadedTemp !== undefined) {
+    // The transport writes `<name>.flydr-partial` first and renames it when complete.
     await transport.remove(state.uploadedTemp);
+    await transport.remove(`${state.uploadedTemp}${PARTIAL_SUFFIX}`);
     state.uploadedTemp = undefined;
   }
   if (state.swapped) {

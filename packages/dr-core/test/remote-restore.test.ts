@@ -1,0 +1,398 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FlyClient } from '@flydr/fly-client';
+import type { Sim } from '@flydr/fly-sim';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DrError, isDrError } from '../src/errors.js';
+import type { DrEvent } from '../src/events.js';
+import { tempDir } from './helpers.js';
+import { type SimContext, seedApp, startTestSim, waitForRows } from './sim-setup.js';
+
+let sim: Sim;
+
+/** An image without the sqlite3 shell, so snapshots use copy-validate, which only reads. */
+const NO_SQLITE3_IMAGE = 'registry.fly.io/no-sqlite3:1';
+
+beforeAll(async () => {
+  sim = await startTestSim({
+    writeIntervalMs: 20,
+    images: { [NO_SQLITE3_IMAGE]: { sqlite3: false } },
+  });
+});
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+async function rejection(promise: Promise<unknown>): Promise<DrError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isDrError(error)) {
+      return error;
+    }
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+interface WriteRow {
+  id: number;
+  written_at: string;
+}
+
+function readWrites(path: string): WriteRow[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT id, written_at FROM writes ORDER BY id').all() as WriteRow[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Reads the database on the volume through a private copy of the files, with its -wal. */
+function readVolumeDatabase(volumeDir: string, name = 'app.db'): WriteRow[] {
+  const dir = tempDir();
+  for (const suffix of ['', '-wal']) {
+    const from = join(volumeDir, `${name}${suffix}`);
+    if (existsSync(from)) {
+      writeFileSync(join(dir, `app.db${suffix}`), readFileSync(from));
+    }
+  }
+  return readWrites(join(dir, 'app.db'));
+}
+
+/** Health URL of the simulated app, which changes each time the app starts. */
+function healthUrlOf(machineId: string) {
+  return () => sim.appWriter(machineId).healthUrl();
+}
+
+/**
+ * A local database whose `writes` table has the app's columns but rejects every insert,
+ * so the app starts and then fails its health check.
+ */
+function unhealthyDatabase(): string {
+  const path = join(tempDir(), 'unhealthy.db');
+  const db = new Database(path);
+  db.exec(
+    "CREATE TABLE writes (id INTEGER PRIMARY KEY AUTOINCREMENT, machine_id TEXT NOT NULL, region TEXT NOT NULL, written_at TEXT NOT NULL, CHECK (machine_id = 'nobody'))",
+  );
+  db.close();
+  return path;
+}
+
+/** A local database with the app's schema and `count` rows. */
+function appDatabase(count: number): string {
+  const path = join(tempDir(), 'app-schema.db');
+  const db = new Database(path);
+  db.exec(
+    'CREATE TABLE writes (id INTEGER PRIMARY KEY AUTOINCREMENT, machine_id TEXT NOT NULL, region TEXT NOT NULL, written_at TEXT NOT NULL)',
+  );
+  const insert = db.prepare('INSERT INTO writes (machine_id, region, written_at) VALUES (?, ?, ?)');
+  for (let i = 0; i < count; i += 1) {
+    insert.run('restored', 'nrt', new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString());
+  }
+  db.close();
+  return path;
+}
+
+/** A local database whose `writes` table lacks the app's columns: the app cannot start. */
+function incompatibleDatabase(): string {
+  const path = join(tempDir(), 'bad.db');
+  const db = new Database(path);
+  db.exec('CREATE TABLE writes (id INTEGER PRIMARY KEY, note TEXT NOT NULL)');
+  db.close();
+  return path;
+}
+
+/** Stops a machine and waits until it is stopped, so its app has closed the database. */
+async function stopMachine(client: FlyClient, app: string, machineId: string): Promise<void> {
+  const machine = await client.machines.get(app, machineId);
+  await client.machines.stop(app, machineId);
+  await client.machines.wait(app, machineId, {
+    state: 'stopped',
+    instanceId: machine.instance_id ?? undefined,
+  });
+}
+
+/**
+ * Commits `count` rows to the database at `path` and leaves them only in its -wal, with
+ * the -shm, as a process killed before its checkpoint does. Returns the new row ids.
+ */
+function leaveUncheckpointedWal(path: string, count: number): number[] {
+  const db = new Database(path);
+  db.pragma('wal_autocheckpoint = 0');
+  const insert = db.prepare('INSERT INTO writes (machine_id, region, written_at) VALUES (?, ?, ?)');
+  const ids: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    ids.push(Number(insert.run('crashed', 'nrt', new Date().toISOString()).lastInsertRowid));
+  }
+  const wal = readFileSync(`${path}-wal`);
+  const shm = readFileSync(`${path}-shm`);
+  db.close();
+  writeFileSync(`${path}-wal`, wal);
+  writeFileSync(`${path}-shm`, shm);
+  return ids;
+}
+
+const fastHealth = { healthTimeoutMs: 3_000, healthPollMs: 100 };
+
+describe('DisasterRecovery.restore', () => {
+  it('puts the backup in place and restarts the app', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 20);
+    const backup = await ctx.dr.backup();
+    const backupRows = readWrites(backup.path);
+    await waitForRows(sim, ctx.machineId, backupRows.length + 20);
+
+    const report = await ctx.dr.restore('latest', {
+      healthUrl: healthUrlOf(ctx.machineId),
+      ...fastHealth,
+    });
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const restored = readVolumeDatabase(volumeDir);
+    const maxId = backupRows[backupRows.length - 1]?.id ?? 0;
+    expect(report.machineId).toBe(ctx.machineId);
+    expect(restored.filter((row) => row.id <= maxId)).toEqual(backupRows);
+    expect(sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(sim.violations()).toEqual([]);
+  });
+
+  it('keeps a verified copy of the replaced database', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 10);
+    await ctx.dr.backup();
+    await waitForRows(sim, ctx.machineId, 40);
+    const report = await ctx.dr.restore('latest', fastHealth);
+    await ctx.dr.close();
+
+    const pre = report.preRestoreBackup;
+    expect(pre?.reason).toBe('pre-restore');
+    expect(pre?.status).toBe('verified');
+    expect(readWrites(pre?.path ?? '').length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('moves a crashed -wal and -shm aside', async () => {
+    const ctx = await seedApp(sim, { image: NO_SQLITE3_IMAGE });
+    await waitForRows(sim, ctx.machineId, 10);
+    // copy-validate cannot copy a database written every 20 ms, so the backup to restore
+    // is made locally with the app's schema.
+    const backup = await ctx.dr.backupFile(appDatabase(15));
+    const backupRows = readWrites(backup.path);
+    await stopMachine(ctx.client, ctx.app, ctx.machineId);
+
+    // While the machine is stopped, leave the database as a crashed app would: newer commits
+    // only in app.db-wal, with its app.db-shm.
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const crashRows = leaveUncheckpointedWal(join(volumeDir, 'app.db'), 25);
+
+    const report = await ctx.dr.restore('latest', fastHealth);
+    await ctx.dr.close();
+
+    const aside = report.movedAside.map((entry) => entry.from.slice('/app/data/'.length));
+    const previous = report.movedAside.find((entry) => entry.from === '/app/data/app.db')?.to ?? '';
+    const keptIds = new Set(readWrites(report.preRestoreBackup?.path ?? '').map((row) => row.id));
+    const restored = readVolumeDatabase(volumeDir);
+    const maxId = backupRows[backupRows.length - 1]?.id ?? 0;
+    expect(aside.sort()).toEqual(['app.db', 'app.db-shm', 'app.db-wal']);
+    expect(existsSync(join(volumeDir, `${previous.slice('/app/data/'.length)}-wal`))).toBe(true);
+    expect(crashRows.filter((id) => !keptIds.has(id))).toEqual([]);
+    expect(restored.filter((row) => row.id <= maxId)).toEqual(backupRows);
+    expect(sim.violations()).toEqual([]);
+  });
+
+  it('holds exactly the backup rows afterwards', async () => {
+    // Rows committed after the backup must not survive in the restored database.
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 10);
+    const backup = await ctx.dr.backup();
+    const backupRows = readWrites(backup.path);
+    await waitForRows(sim, ctx.machineId, backupRows.length + 50);
+    await ctx.dr.restore('latest', fastHealth);
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const restored = readVolumeDatabase(volumeDir);
+    const maxId = backupRows[backupRows.length - 1]?.id ?? 0;
+    const check = new Database(join(volumeDir, 'app.db'), { readonly: true });
+    const integrity = check.pragma('quick_check', { simple: true });
+    check.close();
+    expect(restored.filter((row) => row.id <= maxId)).toEqual(backupRows);
+    expect(integrity).toBe('ok');
+  });
+
+  it('restores the original config', async () => {
+    const ctx = await seedApp(sim);
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.backup();
+    await ctx.dr.restore('latest', fastHealth);
+    await ctx.dr.close();
+    const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    expect(after.config).toEqual(before.config);
+    expect(after.state).toBe('started');
+  });
+
+  it('sends its steps in order', async () => {
+    const ctx = await seedApp(sim);
+    await ctx.dr.backup();
+    ctx.events.length = 0;
+    await ctx.dr.restore('latest', fastHealth);
+    await ctx.dr.close();
+    const steps = ctx.events.flatMap((e) =>
+      e.type === 'step-end' && e.operation === 'restore' ? [e.step] : [],
+    );
+    expect(steps).toEqual([
+      'select-machine',
+      'prepare',
+      'maintenance',
+      'connect',
+      'choose-strategy',
+      'snapshot',
+      'catalog',
+      'pre-restore-backup',
+      'upload',
+      'swap',
+      'restore-config',
+      'health',
+    ]);
+  });
+
+  it('rolls back when the app fails its health check', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 20);
+    const bad = await ctx.dr.backupFile(unhealthyDatabase());
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const committedBefore = sim.appWriter(ctx.machineId).committedIds();
+
+    const error = await rejection(
+      ctx.dr.restore(bad.id, { healthUrl: healthUrlOf(ctx.machineId), ...fastHealth }),
+    );
+    await waitForRows(sim, ctx.machineId, committedBefore.length + 5);
+    const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const ids = new Set(readVolumeDatabase(volumeDir).map((row) => row.id));
+    expect(error.code).toBe('DR_HEALTH_FAILED');
+    expect(committedBefore.filter((id) => !ids.has(id))).toEqual([]);
+    expect(after.config).toEqual(before.config);
+    expect(sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(sim.violations()).toEqual([]);
+  });
+
+  it('rolls back when the app cannot start', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 20);
+    const bad = await ctx.dr.backupFile(incompatibleDatabase());
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const committedBefore = sim.appWriter(ctx.machineId).committedIds();
+    const error = await rejection(ctx.dr.restore(bad.id, fastHealth));
+    await waitForRows(sim, ctx.machineId, committedBefore.length + 5);
+    const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const ids = new Set(readVolumeDatabase(volumeDir).map((row) => row.id));
+    expect(error.code).toBe('DR_HEALTH_FAILED');
+    expect(committedBefore.filter((id) => !ids.has(id))).toEqual([]);
+    expect(after.config).toEqual(before.config);
+    expect(after.state).toBe('started');
+    expect(sim.violations()).toEqual([]);
+  });
+
+  it('keeps the failed files for inspection after a rollback', async () => {
+    const ctx = await seedApp(sim);
+    const bad = await ctx.dr.backupFile(incompatibleDatabase());
+    await rejection(
+      ctx.dr.restore(bad.id, { healthUrl: healthUrlOf(ctx.machineId), ...fastHealth }),
+    );
+    await ctx.dr.close();
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    expect(readdirSync(volumeDir).some((name) => name.startsWith('app.db.flydr-failed-'))).toBe(
+      true,
+    );
+  });
+
+  it('rejects a backup with a changed byte before touching the machine', async () => {
+    const ctx = await seedApp(sim);
+    const backup = await ctx.dr.backup();
+    const bytes = readFileSync(backup.path);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0x01;
+    writeFileSync(backup.path, bytes);
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const error = await rejection(ctx.dr.restore(backup.id, fastHealth));
+    const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+    expect(error.code).toBe('DR_HASH_MISMATCH');
+    expect(after.instance_id).toBe(before.instance_id);
+  });
+
+  it('reports a lease held by another operator', async () => {
+    const ctx = await seedApp(sim);
+    await ctx.dr.backup();
+    const lease = await ctx.client.machines.acquireLease(ctx.app, ctx.machineId, {
+      ttlSeconds: 30,
+      description: 'another operator',
+    });
+    let code: string | undefined;
+    let message = '';
+    try {
+      await ctx.dr.restore('latest', fastHealth);
+    } catch (error) {
+      code = (error as { code?: string }).code;
+      message = (error as Error).message;
+    }
+    await ctx.client.machines.releaseLease(ctx.app, ctx.machineId, lease.nonce);
+    const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+    expect(code).toBe('FLY_LEASE_CONFLICT');
+    expect(message).toContain('another operator');
+    expect(after.config.init?.exec ?? undefined).toBeUndefined();
+  });
+
+  it('rolls back when the upload keeps dropping', async () => {
+    // Connections drop from the start of the upload until the upload step has failed; the
+    // rollback then runs on healthy connections.
+    let ctx: SimContext | undefined;
+    const onEvent = (event: DrEvent) => {
+      if (ctx === undefined || event.type === 'transfer-progress' || event.step !== 'upload') {
+        return;
+      }
+      if (event.type === 'step-start') {
+        sim.dropSshAfterBytes(ctx.machineId, 2_000, { times: 50 });
+      } else {
+        sim.dropSshAfterBytes(ctx.machineId, Number.MAX_SAFE_INTEGER, { times: 1 });
+      }
+    };
+    ctx = await seedApp(sim, {
+      extra: { onEvent, transportLimits: { operationTimeoutMs: 5_000, transferDeadlineMs: 3_000 } },
+    });
+    await waitForRows(sim, ctx.machineId, 20);
+    const backup = await ctx.dr.backup();
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const committedBefore = sim.appWriter(ctx.machineId).committedIds();
+
+    const error = await rejection(ctx.dr.restore(backup.id, fastHealth));
+    await waitForRows(sim, ctx.machineId, committedBefore.length + 3);
+    const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const ids = new Set(readVolumeDatabase(volumeDir).map((row) => row.id));
+    expect(error.code).toBe('DR_TRANSFER_FAILED');
+    expect(committedBefore.filter((id) => !ids.has(id))).toEqual([]);
+    expect(after.config).toEqual(before.config);
+    expect(readdirSync(volumeDir).filter((name) => name.includes('flydr-restore'))).toEqual([]);
+    expect(sim.violations()).toEqual([]);
+  });
+
+  it('rejects latest with no backups', async () => {
+    const ctx = await seedApp(sim);
+    const error = await rejection(ctx.dr.restore('latest', fastHealth));
+    await ctx.dr.close();
+    expect(error.code).toBe('DR_BACKUP_NOT_FOUND');
+  });
+});
