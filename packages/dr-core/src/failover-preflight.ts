@@ -57,11 +57,11 @@ export async function preflight(
   const sourceVolume =
     source.volumeId === null ? undefined : await client.volumes.get(app, source.volumeId);
   const sourceVolumeSizeGb = sourceVolume?.size_gb ?? 1;
-  await refuseForeignLease(context, source.machine.id);
+  await refuseForeignLease(context, app, source.machine.id);
 
   const target = await findTarget(context, state, sourceVolumeSizeGb);
   if (target.machine !== undefined) {
-    await refuseForeignLease(context, target.machine.id);
+    await refuseForeignLease(context, app, target.machine.id);
   }
 
   const volumeName = source.mount.name ?? sourceVolume?.name ?? 'data';
@@ -130,9 +130,12 @@ export function isSettled<State>(operation: OperationRecord<State>): boolean {
   return operation.steps.every((step) => step.status === 'pending' || step.status === 'undone');
 }
 
-async function refuseForeignLease(context: FailoverContext, machineId: string): Promise<void> {
+async function refuseForeignLease(
+  context: FailoverContext,
+  app: string,
+  machineId: string,
+): Promise<void> {
   const { client } = context;
-  const app = context.journal.get(context.operationId).app;
   const lease = await client.machines.getLease(app, machineId);
   if (lease === undefined || lease.description === `flydr ${context.operationId}`) {
     return;
