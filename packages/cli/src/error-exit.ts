@@ -20,6 +20,7 @@ const invalidInputCodes = new Set([
   'DR_BACKUP_NOT_FOUND',
   'DR_FILE_EXISTS',
   'DR_UNKNOWN_REGION',
+  'DR_OPERATION_NOT_FOUND',
 ]);
 
 /** The exit code and printable lines for an error that ended a command. */

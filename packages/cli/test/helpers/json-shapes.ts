@@ -34,6 +34,7 @@ export const errorShape = z.strictObject({
     code: z.string().nullable(),
     hint: z.string().nullable(),
     exitCode: z.number().int(),
+    operationId: z.string().nullable(),
   }),
 });
 
@@ -136,4 +137,82 @@ export const standbyConfigShape = z.strictObject({
   path: z.string(),
   primaryRegion: z.string(),
   mountSource: z.string().nullable(),
+});
+
+export const failoverShape = z.strictObject({
+  ok: z.literal(true),
+  operationId: z.string(),
+  kind: z.enum(['failover', 'failback']),
+  from: z.string(),
+  to: z.string(),
+  sourceMachineId: z.string(),
+  targetMachineId: z.string(),
+  generation: z.number().int(),
+  backupId: z.number().int(),
+  rpoMs: z.number().nonnegative(),
+  rtoMs: z.number().nonnegative(),
+  steps: z.array(z.strictObject({ name: z.string(), durationMs: z.number() })),
+});
+
+export const standbyPrepareShape = z.strictObject({
+  ok: z.literal(true),
+  region: z.string(),
+  primaryMachineId: z.string(),
+  volumeId: z.string(),
+  volumeName: z.string(),
+  sizeGb: z.number(),
+  createdVolume: z.boolean(),
+  machineId: z.string().nullable(),
+  createdMachine: z.boolean().nullable(),
+});
+
+export const statusShape = z.looseObject({
+  ok: z.literal(true),
+  app: z.string(),
+  regions: z.array(
+    z.looseObject({
+      region: z.string(),
+      machines: z.array(
+        z.looseObject({
+          id: z.string(),
+          region: z.string(),
+          state: z.string(),
+          role: z.string().nullable(),
+        }),
+      ),
+    }),
+  ),
+  primary: z
+    .looseObject({ machineId: z.string(), region: z.string(), generation: z.number().nullable() })
+    .nullable(),
+  newestBackup: z.looseObject({ id: z.number(), ageMs: z.number() }).nullable(),
+  unfinishedOperations: z.array(
+    z.looseObject({
+      id: z.string(),
+      kind: z.string(),
+      status: z.string(),
+      step: z.string().nullable(),
+    }),
+  ),
+  warnings: z.array(z.looseObject({ code: z.string(), message: z.string() })),
+});
+
+export const syncShape = z.strictObject({
+  ok: z.literal(true),
+  from: z.string(),
+  to: z.string(),
+  sourceMachineId: z.string(),
+  targetMachineId: z.string(),
+  backup: backupShape,
+  preRestoreBackup: backupShape.nullable(),
+  divergenceReportPath: z.string().nullable(),
+  durationMs: z.number(),
+});
+
+export const abortShape = z.strictObject({
+  ok: z.literal(true),
+  operationId: z.string(),
+  kind: z.string(),
+  status: z.string(),
+  steps: z.array(z.strictObject({ name: z.string(), status: z.string() })),
 });
