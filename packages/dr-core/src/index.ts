@@ -188,6 +188,7 @@ export {
   stopAndWait,
 } from './stopped-config.js';
 export { runSync, type SyncContext, type SyncOptions, type SyncReport } from './sync.js';
+export { limitTransports, type TransportLimits } from './transfer-deadline.js';
 export {
   type CheckKind,
   type DatabaseDescription,

@@ -1,11 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDisasterRecovery } from '../src/disaster-recovery.js';
 import { type DrError, isDrError } from '../src/errors.js';
 import { copyChinook, insertEvents, openWalDatabase, tempDir } from './helpers.js';
+import { seedApp, startTestSim, waitForRows } from './sim-setup.js';
 
 // A real full disk: a 2 MiB tmpfs mounted for this file (needs root, which the test
 // machines have). Chinook (984 KiB) cannot fit once the filler takes most of it.
@@ -14,6 +23,15 @@ const mountPoint = join(tmpdir(), `flydr-full-${process.pid}`);
 beforeAll(() => {
   mkdirSync(mountPoint, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'flydr-test', mountPoint]);
+});
+
+afterEach(() => {
+  // Each test starts with the tmpfs as empty as the earlier tests left it, minus fillers.
+  for (const name of readdirSync(mountPoint)) {
+    if (name.startsWith('filler-')) {
+      rmSync(join(mountPoint, name));
+    }
+  }
 });
 
 afterAll(() => {
@@ -92,5 +110,30 @@ describe('backup on a full disk', () => {
     expect(error.code).toBe('DR_NO_SPACE');
     expect(existsSync(target)).toBe(false);
     expect(readdirSync(targetDir)).toEqual([]);
+  });
+});
+
+describe('remote backup on a full disk', () => {
+  it('fails with DR_NO_SPACE and keeps the catalog', async () => {
+    const sim = await startTestSim();
+    try {
+      const stateDir = join(mountPoint, 'remote-state');
+      const ctx = await seedApp(sim, { extra: { stateDir } });
+      await waitForRows(sim, ctx.machineId, 20);
+      const first = await ctx.dr.backup();
+
+      // The app's database keeps growing; leave less room than one more copy needs.
+      fillUntil(mountPoint, Math.max(4096, first.size / 2));
+      const error = await rejection(ctx.dr.backup());
+      const listed = await ctx.dr.list();
+      await ctx.dr.close();
+
+      expect(error.code).toBe('DR_NO_SPACE');
+      expect(listed.map((b) => b.id)).toEqual([first.id]);
+      expect(readdirSync(stateDir).filter((name) => name.includes('flydr-tmp'))).toEqual([]);
+      expect(sim.violations()).toEqual([]);
+    } finally {
+      await sim.close();
+    }
   });
 });
