@@ -4,13 +4,14 @@
 // FLYDR_BENCH_TOKEN and is never printed.
 import { performance } from 'node:perf_hooks';
 
-import { createFlyClient } from '@flydr/fly-client';
 import { ExecTransport, SshTransport } from '@flydr/fly-client/transport';
 
 const job = JSON.parse(process.env.FLYDR_BENCH_JOB ?? '{}');
 
 async function open() {
   if (job.kind === 'exec') {
+    // Loaded only here, so SSH runs measure the transport subpath alone, as REST-free users load it.
+    const { createFlyClient } = await import('@flydr/fly-client');
     const client = createFlyClient({
       token: process.env.FLYDR_BENCH_TOKEN ?? '',
       baseUrl: job.apiUrl,

@@ -69,7 +69,7 @@ function run(
   });
 }
 
-/** One transfer with a flydr transport in a child process; returns seconds and peak RSS. */
+/** Runs one transfer with a flydr transport in a child process; returns seconds and peak RSS. */
 interface Sample {
   seconds: number;
   rssMb: number;
@@ -90,7 +90,7 @@ async function transportRun(job: Record<string, unknown>, token?: string): Promi
   return { seconds: (result.connectMs + result.transferMs) / 1000, rssMb: result.maxRssKb / 1024 };
 }
 
-/** One transfer with OpenSSH `sftp -b`, timed by GNU time (elapsed and peak RSS). */
+/** Runs one transfer with OpenSSH `sftp -b`, timed by GNU time (elapsed and peak RSS). */
 async function sftpRun(
   sshd: OpenSshServer,
   direction: string,

@@ -33,7 +33,7 @@ const brand = Symbol.for('@flydr/fly-client/TransportError');
 
 /**
  * Error of the machine file transports. Every error carries a stable `code`, the machine id
- * and path when known, and a `hint` that says what to do next.
+ * and path when known, and a `hint` with the next step.
  *
  * `instanceof` also works across duplicate copies of this package.
  */

@@ -23,6 +23,7 @@ import type {
   TransportMachine,
 } from './machine-transport.js';
 import {
+  assertRemotePath,
   EXIT_COMMAND_NOT_FOUND,
   parseDiskFreeOutput,
   parseSha256Output,
@@ -65,6 +66,20 @@ export interface MachineExecApi {
     options?: { signal?: AbortSignal },
   ): Promise<MachineExecResult>;
 }
+
+/** Calls one chunk may take, counting retries after failures. */
+const MAX_CHUNK_ATTEMPTS = 8;
+
+/** Tries of one exec call that Fly answers with 429 (rate limited). */
+const MAX_RATE_LIMITED_ATTEMPTS = 6;
+
+/** Client error codes after which retrying a chunk cannot help. */
+const FINAL_API_CODES = new Set([
+  'FLY_UNAUTHORIZED',
+  'FLY_NOT_FOUND',
+  'FLY_INVALID_STATE',
+  'FLY_INVALID_INPUT',
+]);
 
 /** Options of {@link ExecTransport.connect}. */
 export interface ExecTransportOptions {
@@ -144,17 +159,29 @@ export class ExecTransport implements MachineTransport {
         },
       );
     }
-    return this.#options.machines.exec(
-      this.#options.app,
-      this.machineId,
-      {
-        command,
-        ...(stdin === undefined ? {} : { stdin }),
-        timeoutSeconds: this.#options.callTimeoutSeconds ?? 60,
-        allowFailure: true,
-      },
-      signal ? { signal } : undefined,
-    );
+    const request = {
+      command,
+      ...(stdin === undefined ? {} : { stdin }),
+      timeoutSeconds: this.#options.callTimeoutSeconds ?? 60,
+      allowFailure: true,
+    };
+
+    // A 429 means Fly did not run the command, so even an append is safe to send again.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#options.machines.exec(
+          this.#options.app,
+          this.machineId,
+          request,
+          signal ? { signal } : undefined,
+        );
+      } catch (error) {
+        const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
+        if (code !== 'FLY_RATE_LIMITED' || attempt >= MAX_RATE_LIMITED_ATTEMPTS) throw error;
+        const delay = typeof retryAfterMs === 'number' ? retryAfterMs : 1000;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(delay, 30_000)));
+      }
+    }
   }
 
   /** Runs a command that must succeed; exit 127 becomes TRANSPORT_TOOL_MISSING. */
@@ -179,6 +206,7 @@ export class ExecTransport implements MachineTransport {
   }
 
   async stat(remotePath: string, opts?: OperationOptions): Promise<RemoteFileStat | undefined> {
+    assertRemotePath(remotePath, this.machineId);
     const result = await this.#call(remoteCommands.stat(remotePath), undefined, opts?.signal);
     if (result.exitCode === 1) return undefined;
     checkExit(['stat'], toOutput(result), {}, this.machineId);
@@ -204,6 +232,7 @@ export class ExecTransport implements MachineTransport {
     length: number,
     opts?: OperationOptions,
   ): Promise<Buffer> {
+    assertRemotePath(remotePath, this.machineId);
     if (!(await this.stat(remotePath, opts))) throw remoteNotFound(this.machineId, remotePath);
     if (length <= 0) return Buffer.alloc(0);
 
@@ -240,6 +269,7 @@ export class ExecTransport implements MachineTransport {
     localPath: string,
     opts?: TransferOptions,
   ): Promise<TransferResult> {
+    assertRemotePath(remotePath, this.machineId);
     await assertLocalDirectory(localPath, this.machineId);
     const plan = planTransfer(opts);
     try {
@@ -325,7 +355,7 @@ export class ExecTransport implements MachineTransport {
     watch: TransferWatch,
     plan: TransferPlan,
   ): Promise<Buffer> {
-    for (;;) {
+    for (let attempt = 1; ; attempt += 1) {
       watch.throwIfFailed();
       let blockSize = this.#chunkSize;
       while (offset % blockSize !== 0) blockSize /= 2;
@@ -343,9 +373,22 @@ export class ExecTransport implements MachineTransport {
         }
         return chunk;
       } catch (error) {
-        if (error instanceof TransportError || !this.#shrink()) throw watch.failure ?? error;
+        this.#recover(error, attempt, watch);
       }
     }
+  }
+
+  /**
+   * Decides what follows a failed chunk call: shrink the chunk and retry, or throw for
+   * transport errors, for API errors that a retry cannot fix, and after
+   * {@link MAX_CHUNK_ATTEMPTS} attempts. At the smallest size it retries unchanged, because
+   * the failure may have had another cause.
+   */
+  #recover(error: unknown, attempt: number, watch: TransferWatch): void {
+    const { code } = error as { code?: unknown };
+    const final = error instanceof TransportError || FINAL_API_CODES.has(String(code));
+    if (final || attempt >= MAX_CHUNK_ATTEMPTS) throw watch.failure ?? error;
+    this.#shrink();
   }
 
   /** Halves the chunk size; returns false when it is already at the minimum. */
@@ -360,6 +403,7 @@ export class ExecTransport implements MachineTransport {
     remotePath: string,
     opts?: TransferOptions,
   ): Promise<TransferResult> {
+    assertRemotePath(remotePath, this.machineId);
     const plan = planTransfer(opts);
     let result: TransferResult;
     try {
@@ -449,7 +493,7 @@ export class ExecTransport implements MachineTransport {
     watch: TransferWatch,
     plan: TransferPlan,
   ): Promise<Buffer> {
-    for (;;) {
+    for (let attempt = 1; ; attempt += 1) {
       watch.throwIfFailed();
       const length = Math.min(this.#chunkSize, total - offset);
       const buffer = Buffer.allocUnsafe(length);
@@ -472,7 +516,7 @@ export class ExecTransport implements MachineTransport {
         const size = (await this.stat(temporary, plan.options))?.size;
         if (size === offset + length) return buffer;
         if (size !== offset) throw watch.failure ?? error;
-        if (!this.#shrink()) throw watch.failure ?? error;
+        this.#recover(error, attempt, watch);
       }
     }
   }
@@ -520,7 +564,7 @@ export class ExecTransport implements MachineTransport {
       deadlineAt: plan.deadlineAt,
       signal: plan.options.signal,
       onProgress: plan.options.onProgress,
-      // The exec calls in flight finish on their own; the next step sees the failure.
+      // Exec calls in flight are not cancelled, so the next step checks for the failure.
       onFailure: () => undefined,
       machineId: this.machineId,
       path,
@@ -528,11 +572,14 @@ export class ExecTransport implements MachineTransport {
   }
 
   async rename(from: string, to: string, opts?: OperationOptions): Promise<void> {
+    assertRemotePath(from, this.machineId);
+    assertRemotePath(to, this.machineId);
     if (!(await this.stat(from, opts))) throw remoteNotFound(this.machineId, from);
     await this.#run(remoteCommands.move(from, to), opts?.signal);
   }
 
   async remove(remotePath: string, opts?: OperationOptions): Promise<void> {
+    assertRemotePath(remotePath, this.machineId);
     await this.#run(remoteCommands.remove(remotePath), opts?.signal);
   }
 

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -92,14 +92,6 @@ export async function hashFilePrefix(path: string, length: number, hash: Hash): 
   if (length === 0) return;
   const stream = createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1 << 20 });
   for await (const chunk of stream) hash.update(chunk as Buffer);
-}
-
-/** Returns the hex sha256 of a whole file, streaming. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const size = (await stat(path)).size;
-  await hashFilePrefix(path, size, hash);
-  return hash.digest('hex');
 }
 
 /** Syncs a folder, so a rename inside it survives a crash. */

@@ -1,3 +1,4 @@
+import { TransportError } from './errors.js';
 import type { RemoteFileStat } from './machine-transport.js';
 
 /**
@@ -7,6 +8,8 @@ import type { RemoteFileStat } from './machine-transport.js';
 export const remoteCommands = {
   machineId: (): string[] => ['printenv', 'FLY_MACHINE_ID'],
   sha256: (path: string): string[] => ['sha256sum', '--', path],
+  /** `openssl dgst` has no `--`, so `path` must be absolute; prints `<hex> *PATH`. */
+  sha256Openssl: (path: string): string[] => ['openssl', 'dgst', '-sha256', '-r', path],
   stat: (path: string): string[] => ['stat', '-c', '%s %Y %a', '--', path],
   testDirectory: (path: string): string[] => ['test', '-d', path],
   move: (from: string, to: string): string[] => ['mv', '-f', '--', from, to],
@@ -59,4 +62,21 @@ export function parseDiskFreeOutput(output: string): number | undefined {
   const available = line?.trim().split(/\s+/)[3];
   if (available === undefined || !/^\d+$/.test(available)) return undefined;
   return Number(available) * 1024;
+}
+
+/**
+ * Checks that a remote path is absolute and free of NUL and newline characters, since the
+ * commands above take it as an argument.
+ * @throws TransportError TRANSPORT_INVALID_INPUT
+ */
+export function assertRemotePath(path: unknown, machineId: string): asserts path is string {
+  if (typeof path === 'string' && path.startsWith('/') && !/[\0\n]/.test(path)) return;
+  throw new TransportError(
+    'TRANSPORT_INVALID_INPUT',
+    `invalid remote path ${JSON.stringify(path)}: expected an absolute path`,
+    {
+      machineId,
+      hint: 'pass the absolute path on the machine, e.g. /app/data/app.db',
+    },
+  );
 }

@@ -21,7 +21,7 @@ export function hasExtension(sftp: SFTPWrapper, name: string): boolean {
   return extensions?.[name] !== undefined;
 }
 
-/** Time after which a single SFTP request without a reply fails, so a dead channel never hangs. */
+/** Time after which a STAT, OPEN, REMOVE or similar request without a reply fails, so a dead channel cannot hang it. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /** Runs one SFTP request, failing it when the channel is closed or no reply comes in time. */

@@ -59,7 +59,9 @@ export function readPipelined(options: PipelinedReadOptions): Promise<void> {
   const { sftp, handle, end, chunkSize, concurrency, consume } = options;
 
   return new Promise((resolve, reject) => {
-    const ready = new Map<number, Buffer>();
+    // Buffers are reused once consumed, so a long transfer makes little garbage.
+    const pool: Buffer[] = [];
+    const ready = new Map<number, { data: Buffer; buffer: Buffer }>();
     let nextRequest = options.start;
     let nextDelivery = options.start;
     let inFlight = 0;
@@ -74,7 +76,7 @@ export function readPipelined(options: PipelinedReadOptions): Promise<void> {
 
     const request = (offset: number, length: number) => {
       inFlight += 1;
-      const buffer = Buffer.allocUnsafe(length);
+      const buffer = pool.pop() ?? Buffer.allocUnsafe(chunkSize);
       sftp.read(handle, buffer, 0, length, offset, (error, bytesRead) => {
         inFlight -= 1;
         if (settled) return;
@@ -88,7 +90,7 @@ export function readPipelined(options: PipelinedReadOptions): Promise<void> {
         }
 
         if (bytesRead < length) request(offset + bytesRead, length - bytesRead);
-        ready.set(offset, buffer.subarray(0, bytesRead));
+        ready.set(offset, { data: buffer.subarray(0, bytesRead), buffer });
         void deliver();
       });
     };
@@ -112,8 +114,9 @@ export function readPipelined(options: PipelinedReadOptions): Promise<void> {
         let chunk = ready.get(nextDelivery);
         while (!settled && chunk) {
           ready.delete(nextDelivery);
-          await consume(chunk);
-          nextDelivery += chunk.length;
+          await consume(chunk.data);
+          nextDelivery += chunk.data.length;
+          pool.push(chunk.buffer);
           chunk = ready.get(nextDelivery);
         }
       } catch (error) {
@@ -134,8 +137,8 @@ export interface PipelinedWriteOptions extends PipelineShape {
   handle: Buffer;
   start: number;
   end: number;
-  /** Returns the bytes at `[offset, offset + length)`, called in file order, one at a time. */
-  produce: (offset: number, length: number) => Promise<Buffer>;
+  /** Fills `target` with the bytes at `offset`; called in file order, one at a time. */
+  produce: (offset: number, target: Buffer) => Promise<void>;
   /** Called when the server acknowledged `count` bytes. */
   acknowledged: (count: number) => void;
 }
@@ -148,6 +151,7 @@ export function writePipelined(options: PipelinedWriteOptions): Promise<void> {
   const { sftp, handle, end, chunkSize, concurrency, produce, acknowledged } = options;
 
   return new Promise((resolve, reject) => {
+    const pool: Buffer[] = [];
     let next = options.start;
     let inFlight = 0;
     let producing = false;
@@ -167,14 +171,17 @@ export function writePipelined(options: PipelinedWriteOptions): Promise<void> {
           const offset = next;
           const length = Math.min(chunkSize, end - offset);
           next += length;
-          const chunk = await produce(offset, length);
+          const buffer = pool.pop() ?? Buffer.allocUnsafe(chunkSize);
+          const chunk = buffer.subarray(0, length);
+          await produce(offset, chunk);
           if (settled) return;
 
           inFlight += 1;
-          sftp.write(handle, chunk, 0, chunk.length, offset, (error) => {
+          sftp.write(handle, chunk, 0, length, offset, (error) => {
             inFlight -= 1;
             if (error) return fail(error);
-            acknowledged(chunk.length);
+            pool.push(buffer);
+            acknowledged(length);
             void pump();
           });
         }

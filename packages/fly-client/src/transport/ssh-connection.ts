@@ -24,7 +24,7 @@ export interface SshConnectionOptions {
   port: number;
   username: string;
   key: ParsedKey;
-  /** How the key was obtained, for the hint of an authentication failure. */
+  /** Kind of credential (certificate or plain key), named in the hint of an authentication failure. */
   authKind: 'certificate' | 'key';
   hostKeys: HostKeyStore;
   acceptNewHostKey: boolean;
@@ -57,7 +57,6 @@ export class SshConnection {
   readonly hostKey: PinnedHostKey;
   #sftp: Promise<SFTPWrapper> | undefined;
   #closed = false;
-  #closeReason: unknown;
   #sftpProtocolError: Error | undefined;
 
   private constructor(
@@ -71,9 +70,8 @@ export class SshConnection {
     client.on('close', () => {
       this.#closed = true;
     });
-    client.on('error', (error) => {
-      this.#closeReason = error;
-    });
+    // A late socket error must not become an uncaught exception; `closed` reports the drop.
+    client.on('error', () => undefined);
   }
 
   get closed(): boolean {
@@ -83,11 +81,6 @@ export class SshConnection {
   /** Fatal SFTP protocol error (e.g. a malformed packet) seen on this connection, if any. */
   get sftpProtocolError(): Error | undefined {
     return this.#sftpProtocolError;
-  }
-
-  /** Error that ended the connection, if any. */
-  get closeReason(): unknown {
-    return this.#closeReason;
   }
 
   /**

@@ -25,7 +25,7 @@ import {
 } from './transfer-attempt.js';
 import { TransferWatch } from './transfer-watch.js';
 
-/** What one SSH transfer attempt works with. */
+/** Connection, SFTP session and settings of one SSH transfer attempt. */
 export interface SshTransferContext {
   connection: SshConnection;
   sftp: SFTPWrapper;
@@ -50,9 +50,9 @@ export function remoteNotFound(machineId: string, path: string, what = 'file'): 
 }
 
 /**
- * One attempt to download `remotePath` into `localPath` over SFTP: stream into the partial
- * file (continuing it when allowed), sync it, compare size and sha256 with the machine, then
- * rename it into place. The partial file is removed when the checksum differs.
+ * Downloads `remotePath` into `localPath` over SFTP, in one attempt. The bytes go to the
+ * partial file (continued when allowed), which is synced, compared by size and sha256 with
+ * the machine and then renamed into place. The partial file is removed when the checksum differs.
  * @throws RestartFromZero when a resumed file failed its checksum.
  */
 export async function downloadOnce(
@@ -119,8 +119,8 @@ export async function downloadOnce(
     watch.throwIfFailed();
     if (remoteSha256 !== localSha256) {
       await rm(temporary, { force: true });
-      if (start > 0) throw new RestartFromZero();
-      throw checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
+      const mismatch = checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
+      throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
     }
 
     await commitLocalFile(temporary, localPath);

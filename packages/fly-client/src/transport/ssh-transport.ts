@@ -20,7 +20,12 @@ import type {
   TransferResult,
   TransportMachine,
 } from './machine-transport.js';
-import { parseSha256Output, remoteCommands } from './remote-commands.js';
+import {
+  assertRemotePath,
+  EXIT_COMMAND_NOT_FOUND,
+  parseSha256Output,
+  remoteCommands,
+} from './remote-commands.js';
 import {
   closeRemote,
   hasExtension,
@@ -38,7 +43,7 @@ import { uploadOnce } from './ssh-upload.js';
 import { planTransfer, RestartFromZero, type TransferPlan } from './transfer-attempt.js';
 
 /**
- * How the transport authenticates as `root`:
+ * Credentials the transport logs in with (as `root` by default), one of:
  * - `{ certificate: issuer }`: an ed25519 key made in memory, with a short-lived certificate
  *   from the issuer (e.g. {@link flyCertificateIssuer}); pass an {@link SshCertificateCache}
  *   to share one certificate between transports.
@@ -113,7 +118,8 @@ export class SshTransport implements MachineTransport {
   readonly #authKind: 'certificate' | 'key';
   #connection: Promise<SshConnection> | undefined;
   #degraded = false;
-  #hasSha256sum: boolean | undefined;
+  /** Hashing tools the machine may have, in order of preference; missing ones are dropped. */
+  readonly #hashTools = new Set<'openssl' | 'sha256sum'>(['openssl', 'sha256sum']);
   #closed = false;
 
   private constructor(options: SshTransportOptions) {
@@ -242,30 +248,31 @@ export class SshTransport implements MachineTransport {
     };
   }
 
+  /**
+   * Returns the sha256 of a file as the machine computes it, or undefined when the machine
+   * has no hashing tool. `openssl dgst` is tried first because it uses the CPU's SHA
+   * instructions (about 4x faster than coreutils sha256sum here), then `sha256sum`.
+   */
   async #remoteSha256(connection: SshConnection, path: string): Promise<string | undefined> {
-    if (this.#hasSha256sum === false) return undefined;
-    const output = await connection.exec(remoteCommands.sha256(path), {
-      allowFailure: true,
-      timeoutMs: 15 * 60_000,
-    });
-    if (output.exitCode === 127) {
-      this.#hasSha256sum = false;
-      return undefined;
-    }
-    const digest = parseSha256Output(output.stdout.toString('utf8'));
-    if (output.exitCode !== 0 || !digest) {
+    const tools = this.#hashTools;
+    for (const tool of [...tools]) {
+      const argv =
+        tool === 'openssl' ? remoteCommands.sha256Openssl(path) : remoteCommands.sha256(path);
+      const output = await connection.exec(argv, { allowFailure: true, timeoutMs: 15 * 60_000 });
+      if (output.exitCode === EXIT_COMMAND_NOT_FOUND) {
+        tools.delete(tool);
+        continue;
+      }
+
+      const digest = parseSha256Output(output.stdout.toString('utf8'));
+      if (output.exitCode === 0 && digest) return digest;
       throw new TransportError(
         'TRANSPORT_COMMAND_FAILED',
-        `sha256sum of ${path} failed on machine ${this.machineId}: ${output.stderr.toString('utf8').trim()}`,
-        {
-          machineId: this.machineId,
-          path,
-          hint: 'check the file still exists and is readable',
-        },
+        `${tool} could not hash ${path} on machine ${this.machineId}: ${output.stderr.toString('utf8').trim()}`,
+        { machineId: this.machineId, path, hint: 'check the file still exists and is readable' },
       );
     }
-    this.#hasSha256sum = true;
-    return digest;
+    return undefined;
   }
 
   /**
@@ -289,7 +296,9 @@ export class SshTransport implements MachineTransport {
         return await attempt(context, plan);
       } catch (error) {
         if (context?.connection.sftpProtocolError) this.#degraded = true;
-        if (error instanceof RestartFromZero && restarts === 0) {
+        if (error instanceof RestartFromZero) {
+          // A resumed file that fails its checksum is fetched again from byte 0, twice at most.
+          if (restarts >= 2) throw error.mismatch;
           restarts += 1;
           plan.resume = false;
           continue;
@@ -325,6 +334,7 @@ export class SshTransport implements MachineTransport {
   }
 
   async stat(remotePath: string, _opts?: OperationOptions): Promise<RemoteFileStat | undefined> {
+    assertRemotePath(remotePath, this.machineId);
     const { sftp } = await this.#context();
     const info = await statRemote(sftp, remotePath);
     if (!info) return undefined;
@@ -337,6 +347,7 @@ export class SshTransport implements MachineTransport {
     length: number,
     _opts?: OperationOptions,
   ): Promise<Buffer> {
+    assertRemotePath(remotePath, this.machineId);
     const { sftp } = await this.#context();
     const handle = await openRemote(sftp, remotePath, 'r').catch((error: unknown) => {
       throw sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE
@@ -363,6 +374,7 @@ export class SshTransport implements MachineTransport {
     localPath: string,
     opts?: TransferOptions,
   ): Promise<TransferResult> {
+    assertRemotePath(remotePath, this.machineId);
     await assertLocalDirectory(localPath, this.machineId);
     return this.#withReconnects(opts, (context, plan) =>
       downloadOnce(context, remotePath, localPath, plan),
@@ -374,6 +386,7 @@ export class SshTransport implements MachineTransport {
     remotePath: string,
     opts?: TransferOptions,
   ): Promise<TransferResult> {
+    assertRemotePath(remotePath, this.machineId);
     const { result, temporary } = await this.#withReconnects(opts, (context, plan) =>
       uploadOnce(context, localPath, remotePath, plan),
     );
@@ -382,6 +395,8 @@ export class SshTransport implements MachineTransport {
   }
 
   async rename(from: string, to: string, _opts?: OperationOptions): Promise<void> {
+    assertRemotePath(from, this.machineId);
+    assertRemotePath(to, this.machineId);
     const context = await this.#context();
     if (hasExtension(context.sftp, 'posix-rename@openssh.com')) {
       await posixRenameRemote(context.sftp, from, to).catch((error: unknown) => {
@@ -397,6 +412,7 @@ export class SshTransport implements MachineTransport {
   }
 
   async remove(remotePath: string, _opts?: OperationOptions): Promise<void> {
+    assertRemotePath(remotePath, this.machineId);
     const { sftp } = await this.#context();
     await unlinkRemote(sftp, remotePath);
   }

@@ -27,10 +27,9 @@ import {
 import { TransferWatch } from './transfer-watch.js';
 
 /**
- * One attempt to upload `localPath` to the partial name of `remotePath` over SFTP: stream
- * (continuing a remote partial file when allowed), fsync on the machine, compare size and
- * sha256, then let the caller rename it into place. The remote partial file is removed when
- * the checksum differs.
+ * Uploads `localPath` to the partial name of `remotePath` over SFTP, in one attempt. The
+ * remote partial file (continued when allowed) is synced on the machine and compared by size
+ * and sha256; the caller then renames it into place. It is removed when the checksum differs.
  * @returns the result and the partial path to rename.
  * @throws RestartFromZero when a resumed file failed its checksum.
  */
@@ -87,8 +86,8 @@ export async function uploadOnce(
     watch.throwIfFailed();
     if (remoteSha256 !== localSha256) {
       await unlinkRemote(sftp, temporary);
-      if (start > 0) throw new RestartFromZero();
-      throw checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
+      const mismatch = checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
+      throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
     }
 
     succeeded = true;
@@ -126,13 +125,12 @@ async function streamFromLocal(
       start,
       end: total,
       ...pipelineShape(sftp, 'write', context.degraded),
-      produce: async (offset, length) => {
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await local.read(buffer, 0, length, offset);
-        if (bytesRead !== length)
+      produce: async (offset, target) => {
+        const { bytesRead } = await local.read(target, 0, target.length, offset);
+        if (bytesRead !== target.length) {
           throw new Error(`local file ${localPath} changed size during the upload`);
-        hash.update(buffer);
-        return buffer;
+        }
+        hash.update(target);
       },
       acknowledged: (count) => watch.advance(count),
     });
@@ -150,8 +148,8 @@ async function streamFromLocal(
 }
 
 /**
- * Checks with `df` that the machine's volume has room for `needed` bytes; machines without
- * `df` are not checked here, and a full disk then shows as a failed write.
+ * Checks with `df` that the machine's volume has room for `needed` bytes. Machines without
+ * `df` are not checked here, so a full disk then shows up as a failed write.
  */
 async function assertRemoteSpace(
   context: SshTransferContext,

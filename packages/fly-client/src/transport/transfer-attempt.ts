@@ -6,8 +6,12 @@ import type { TransferOptions } from './machine-transport.js';
  * was removed and the transfer starts again from byte 0.
  */
 export class RestartFromZero extends Error {
-  constructor() {
+  /** The mismatch, thrown to the caller when the restart fails as well. */
+  readonly mismatch: TransportError;
+
+  constructor(mismatch: TransportError) {
     super('resumed transfer failed its checksum; restarting from byte 0');
+    this.mismatch = mismatch;
   }
 }
 

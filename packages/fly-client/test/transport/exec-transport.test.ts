@@ -100,6 +100,16 @@ describe('ExecTransport', () => {
     expect((await readFile(join(work, 'small-up.db'))).equals(content)).toBe(true);
   });
 
+  it('waits out a rate limit', async () => {
+    const transport = await ExecTransport.connect(options());
+    await transport.stat(source);
+    endpoint.limits = { rateLimited: 2 };
+    const result = await transport.download(source, join(work, 'rate-limited.db'));
+
+    expect(result.sha256).toBe(digest);
+    expect(transport.chunkSize).toBe(64 * 1024);
+  });
+
   it('resumes a partial download', async () => {
     const target = join(work, 'resumed.db');
     await writeFile(`${target}.flydr-partial`, content.subarray(0, 100_000));

@@ -149,7 +149,7 @@ describe('SshTransport against fly-sim', () => {
     });
     const error = await rejection(factory(await client.machines.get(APP, machineId)));
 
-    expect(isTransportError(error, 'TRANSPORT_AUTH_FAILED')).toBe(true);
+    expect(error).toMatchObject({ code: 'TRANSPORT_AUTH_FAILED' });
     expect((error as Error).message).toContain('did not accept the certificate');
   });
 });

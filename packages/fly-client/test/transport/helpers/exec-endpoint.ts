@@ -8,6 +8,8 @@ export interface ExecEndpointLimits {
   maxRequestBytes?: number;
   /** Answers 502 when the JSON answer would be larger than this. */
   maxResponseBytes?: number;
+  /** Answers this many requests with 429 and `retry-after: 0`. */
+  rateLimited?: number;
 }
 
 /** The Machines API exec endpoint of one test machine, served on 127.0.0.1. */
@@ -82,6 +84,12 @@ export async function startExecEndpoint(options: {
     };
     if (request.method !== 'POST' || !pattern.test(request.url ?? ''))
       return send(404, { error: 'not found' });
+    if (endpoint.limits.rateLimited) {
+      endpoint.limits.rateLimited -= 1;
+      response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+      response.end(JSON.stringify({ error: 'rate limited' }));
+      return;
+    }
     if (
       endpoint.limits.maxRequestBytes !== undefined &&
       body.length > endpoint.limits.maxRequestBytes
