@@ -76,7 +76,7 @@ export async function commitBackup(
   }
 }
 
-/** What a startup sweep removed. */
+/** Files a startup sweep removed. */
 export interface SweepResult {
   /** Temporary files and directories of interrupted runs. */
   tempFiles: string[];

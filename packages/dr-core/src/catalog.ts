@@ -8,10 +8,10 @@ import type { CheckKind, DatabaseDescription } from './verify.js';
 /** Name of the catalog database in the state directory. */
 export const CATALOG_FILE_NAME = 'catalog.sqlite';
 
-/** How a backup's snapshot was taken. */
+/** Method that took a backup's snapshot. */
 export type SnapshotStrategy = 'sqlite3-backup' | 'copy-validate' | 'local-file';
 
-/** Why a backup was taken. */
+/** Reason a backup was taken. */
 export type BackupReason = 'backup' | 'pre-restore' | 'failover' | 'sync';
 
 /** One catalogued backup. */

@@ -19,7 +19,7 @@ export interface CheckpointPairOptions {
   databasePath: string;
   /** Copy of its `-wal` file; leave undefined when the database had none. */
   walPath?: string;
-  /** Where the single checkpointed file goes. It must not exist yet. */
+  /** Path of the single checkpointed file. It must not exist yet. */
   outputPath: string;
   /** @default 'quick' */
   check?: CheckKind;
@@ -134,7 +134,7 @@ export async function checkpointInPlace(
   };
 }
 
-/** Checks the WAL header and returns how many whole frames the WAL holds (0 when absent). */
+/** Checks the WAL header and returns the number of whole frames in the WAL (0 when absent). */
 async function validateWal(walPath: string, pageSize: number): Promise<number> {
   const size = await sizeIfExists(walPath);
   if (size === undefined || size === 0) {

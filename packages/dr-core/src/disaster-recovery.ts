@@ -77,7 +77,7 @@ export interface BackupOptions extends MachineSelector, Omit<RemoteBackupOptions
 /** Options of {@link DisasterRecovery.restore}. */
 export interface RestoreOptions extends MachineSelector, RemoteRestoreOptions {}
 
-/** Which backups {@link DisasterRecovery.verify} rechecks: the newest, one id, or all. */
+/** Backups that {@link DisasterRecovery.verify} rechecks: the newest, one id, or all. */
 export type VerifyTarget = 'latest' | 'all' | number;
 
 /** Options of {@link DisasterRecovery.prune}. */

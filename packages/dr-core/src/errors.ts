@@ -50,8 +50,8 @@ export interface DrErrorDetails {
 const brand = Symbol.for('flydr.dr-core.DrError');
 
 /**
- * Error thrown by @flydr/dr-core. The message says what failed and on which value; `hint`
- * says what to do next. `Symbol.hasInstance` makes `instanceof` hold across duplicate
+ * Error thrown by @flydr/dr-core. The message names what failed and the value, and `hint`
+ * gives the next step. `Symbol.hasInstance` makes `instanceof` hold across duplicate
  * copies of the package.
  */
 export class DrError extends Error {

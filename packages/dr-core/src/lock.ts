@@ -15,7 +15,7 @@ export interface LockHolder {
   operation: string;
   /** ISO 8601 time the lock was taken. */
   startedAt: string;
-  /** Random value that tells two holders apart, even when a pid is reused. */
+  /** Random value that distinguishes two holders, even when a pid is reused. */
   token: string;
 }
 
@@ -105,7 +105,7 @@ export async function readHolder(path: string): Promise<LockHolder | undefined> 
   }
 }
 
-/** A lock is stale when it names this host and its process no longer runs. */
+/** Tells whether a lock is stale: it names this host and its process no longer runs. */
 function isStale(holder: LockHolder): boolean {
   if (holder.host !== hostname()) {
     return false;

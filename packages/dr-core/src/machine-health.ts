@@ -5,7 +5,7 @@ import type { FlyClient, Machine } from './fly-types.js';
 /** Options of {@link waitForHealthy}. */
 export interface HealthWaitOptions {
   /**
-   * Also require `GET healthUrl` to answer 2xx. A function is called on every poll with the
+   * Also require `GET healthUrl` to return 2xx. A function is called on every poll with the
    * machine as Fly reports it, for URLs that change when the app restarts.
    */
   healthUrl?: string | ((machine: Machine) => string | undefined);
@@ -23,7 +23,7 @@ export interface HealthWaitOptions {
 
 /**
  * Waits until the machine is `started`, every health check Fly reports for it is
- * `passing`, and the health URL (when given) answers 2xx, on `passesRequired` polls in a
+ * `passing`, and the health URL (when given) returns 2xx, on `passesRequired` polls in a
  * row.
  *
  * @throws DrError `DR_HEALTH_FAILED` naming the failing checks, or the last health URL

@@ -10,7 +10,7 @@ import { chooseStrategy, type RemoteStrategy, takeRemoteSnapshot } from './remot
 import { imageRefOf, type SelectedMachine } from './source-machine.js';
 import type { CheckKind } from './verify.js';
 
-/** What a remote backup needs from its caller. */
+/** Context of a remote backup: app, catalog, logger and event sink. */
 export interface RemoteBackupContext {
   app: string;
   databasePath: string;

@@ -91,7 +91,7 @@ export function remoteTempPath(databasePath: string, purpose: string): string {
 }
 
 /**
- * Converts a transport failure into a DrError that says which step failed: a full local
+ * Converts a transport failure into a DrError that names the failed step: a full local
  * disk becomes `DR_NO_SPACE`, a missing file `DR_REMOTE_DB_MISSING`, a stopped machine
  * `DR_MACHINE_NOT_STARTED`, and anything else `DR_TRANSFER_FAILED`.
  */

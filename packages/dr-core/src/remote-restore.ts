@@ -25,7 +25,7 @@ import { applyConfigStopped } from './stopped-config.js';
 import { closeWithin } from './transfer-deadline.js';
 import type { CheckKind } from './verify.js';
 
-/** What a restore onto a machine needs from its caller. */
+/** Context of a restore onto a machine: app, client, transports, catalog, logger. */
 export interface RemoteRestoreContext {
   app: string;
   databasePath: string;
@@ -75,7 +75,7 @@ export interface RemoteRestoreOptions {
   signal?: AbortSignal;
 }
 
-/** What a restore onto a machine did. */
+/** Report of a restore onto a machine. */
 export interface RemoteRestoreReport {
   backup: BackupRecord;
   machineId: string;
@@ -345,6 +345,9 @@ async function checkVolumeRoomForUpload(
 ): Promise<void> {
   const directory = posix.dirname(databasePath);
   const free = await remoteFreeBytes(transport, directory);
+  // NOTE: the old files are only renamed aside, so they need no room, but the upload does.
+  // When it does not fit, the restore stops here; it never deletes the old files to make
+  // room, even though the verified pre-restore copy is already local.
   if (free < size + UPLOAD_MARGIN_BYTES) {
     throw new DrError(
       'DR_NO_SPACE',

@@ -16,7 +16,7 @@ import {
 import { diffLiveDatabaseState, type LiveDatabaseState } from './sqlite-header.js';
 import type { CheckKind } from './verify.js';
 
-/** How a remote snapshot is taken. `auto` picks `sqlite3-backup` when the image has sqlite3. */
+/** Method of a remote snapshot. `auto` picks `sqlite3-backup` when the image has sqlite3. */
 export type RemoteStrategy = 'sqlite3-backup' | 'copy-validate';
 
 /** Direction and path of a transfer, with its progress. */
@@ -159,7 +159,7 @@ async function checkVolumeRoom(
   databasePath: string,
   state: LiveDatabaseState,
 ): Promise<void> {
-  // The backup holds at most the database's pages plus those in the WAL.
+  // The backup is at most the database's pages plus those in the WAL.
   const needed = state.databaseSize + state.walSize + FREE_SPACE_MARGIN_BYTES;
   const directory = posix.dirname(databasePath);
   const free = await remoteFreeBytes(transport, directory);
@@ -253,7 +253,7 @@ export async function snapshotWithCopyValidate(
 interface PairCopy {
   before: LiveDatabaseState;
   bytes: number;
-  /** What moved between the two reads; empty for a consistent copy. */
+  /** Fields that moved between the two reads, empty for a consistent copy. */
   changes: string[];
 }
 

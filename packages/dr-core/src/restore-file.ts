@@ -33,7 +33,7 @@ export interface RestoreFileOptions {
 export interface RestoredFile {
   path: string;
   verified: VerifiedDatabase;
-  /** Where the replaced database went, when there was one. */
+  /** New path of the replaced database, when there was one. */
   previousPath?: string;
   /** Sidecar files (`-wal`, `-shm`, `-journal`) moved aside with the old database. */
   movedAside: string[];

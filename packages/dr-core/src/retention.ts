@@ -15,7 +15,7 @@ export interface PruneCandidate {
   reason: string;
 }
 
-/** What a prune keeps and removes. */
+/** Plan of a prune: the backups it keeps and those it removes. */
 export interface RetentionPlan {
   keepDays: number;
   keepLast: number;

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { DrError } from './errors.js';
 import type { FlyClient, Machine, MachineMount } from './fly-types.js';
 
-/** How to pick the machine that holds the database. */
+/** Criteria for picking the machine with the database. */
 export interface MachineSelector {
   /** Use this machine; it must mount the database's volume. */
   machineId?: string;
@@ -10,7 +10,7 @@ export interface MachineSelector {
   region?: string;
 }
 
-/** The machine chosen for an operation, with the mount that holds the database. */
+/** Machine chosen for an operation, with the mount that contains the database. */
 export interface SelectedMachine {
   machine: Machine;
   mount: MachineMount;
@@ -113,7 +113,12 @@ export async function selectTargetMachine(
   }
   const mounting = machines.filter((m) => mountHolding(m, databasePath) !== undefined);
   const started = mounting.filter((m) => m.state === 'started');
-  const only = mounting.length === 1 ? mounting[0] : started.length === 1 ? started[0] : undefined;
+  let only: Machine | undefined;
+  if (mounting.length === 1) {
+    only = mounting[0];
+  } else if (started.length === 1) {
+    only = started[0];
+  }
   if (only !== undefined) {
     return selected(only, databasePath, app);
   }

@@ -154,8 +154,9 @@ export function parseWalHeader(buffer: Buffer, path = 'WAL file'): WalHeader {
 }
 
 /**
- * What copy-validate reads before and after copying a live database and its WAL. Two
- * equal states around the copy mean nothing was written or checkpointed in between.
+ * Sizes and headers of a live database and its WAL, read by copy-validate before and
+ * after a copy. Two equal states around the copy mean nothing was written or checkpointed
+ * in between.
  */
 export interface LiveDatabaseState {
   databaseSize: number;
@@ -168,8 +169,8 @@ export interface LiveDatabaseState {
 
 /**
  * Lists the fields that differ between two reads of a live database, empty when none
- * did. The change counter catches rollback-journal commits; the WAL size, salts and
- * checkpoint sequence catch WAL commits and resets; the sizes catch checkpoints that grow
+ * did. The change counter catches rollback-journal commits. The WAL size, salts and
+ * checkpoint sequence catch WAL commits and resets. The sizes catch checkpoints that grow
  * or shrink the database file.
  */
 export function diffLiveDatabaseState(

@@ -35,7 +35,7 @@ export function defaultStateDir(app: string, env: NodeJS.ProcessEnv = process.en
 
 /**
  * Creates the state directory with mode 0700, or tightens an existing one to 0700,
- * because it holds database copies.
+ * because it contains database copies.
  *
  * @throws DrError `DR_INVALID_INPUT` when the path exists and is not a directory.
  */

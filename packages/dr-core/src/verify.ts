@@ -5,10 +5,10 @@ import { removeQuietly, sha256File, sizeIfExists } from './durable-fs.js';
 import { DrError, errnoOf, messageOf } from './errors.js';
 import { DATABASE_HEADER_LENGTH, parseDatabaseHeader } from './sqlite-header.js';
 
-/** Which SQLite check to run: `quick` is `PRAGMA quick_check`, `integrity` is `PRAGMA integrity_check`. */
+/** SQLite check to run: `quick` is `PRAGMA quick_check`, `integrity` is `PRAGMA integrity_check`. */
 export type CheckKind = 'quick' | 'integrity';
 
-/** What a verified database file contains. */
+/** Summary of a verified database file's contents. */
 export interface DatabaseDescription {
   pageSize: number;
   pageCount: number;
@@ -50,7 +50,8 @@ const MAX_QUOTED_PROBLEMS = 5;
  *
  * @throws DrError `DR_FILE_NOT_FOUND`, `DR_EMPTY_FILE`, `DR_NOT_SQLITE`, `DR_TRUNCATED`,
  *   `DR_CORRUPT` (the check failed or SQLite cannot read it), or `DR_SIDECAR_PRESENT`
- *   when a `-wal` or `-journal` file beside it holds data that the file alone lacks.
+ *   when a non-empty `-wal` or `-journal` file beside it may contain commits that the
+ *   file alone lacks.
  */
 export async function verifyDatabaseFile(
   path: string,

@@ -31,7 +31,7 @@ async function rejection(promise: Promise<unknown>): Promise<DrError> {
   throw new Error('expected a rejection');
 }
 
-/** A clock that the test moves forward by hand. */
+/** Creates a clock that the test moves forward by hand. */
 function manualClock(start = '2026-12-04T03:00:00.000Z') {
   let now = new Date(start).getTime();
   return {
@@ -61,7 +61,7 @@ function setup(extra: Partial<DisasterRecoveryOptions> = {}) {
   return { dir, stateDir, dr, events, clock };
 }
 
-/** A live WAL database with rows only in its -wal; the caller closes the connection. */
+/** Opens a live WAL database with rows only in its -wal; the caller closes it. */
 function liveDatabase(dir: string, rows = 50) {
   const path = join(dir, 'app.db');
   const db = openWalDatabase(path);

@@ -69,8 +69,8 @@ function healthUrlOf(machineId: string) {
 }
 
 /**
- * A local database whose `writes` table has the app's columns but rejects every insert,
- * so the app starts and then fails its health check.
+ * Creates a local database whose `writes` table has the app's columns but rejects every
+ * insert, so the app starts and then fails its health check.
  */
 function unhealthyDatabase(): string {
   const path = join(tempDir(), 'unhealthy.db');
@@ -82,7 +82,7 @@ function unhealthyDatabase(): string {
   return path;
 }
 
-/** A local database with the app's schema and `count` rows. */
+/** Creates a local database with the app's schema and `count` rows. */
 function appDatabase(count: number): string {
   const path = join(tempDir(), 'app-schema.db');
   const db = new Database(path);
@@ -97,7 +97,7 @@ function appDatabase(count: number): string {
   return path;
 }
 
-/** A local database whose `writes` table lacks the app's columns: the app cannot start. */
+/** Creates a local database whose `writes` table lacks the app's columns, so the app cannot start. */
 function incompatibleDatabase(): string {
   const path = join(tempDir(), 'bad.db');
   const db = new Database(path);
