@@ -9,6 +9,7 @@ import { randomFill } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { startSim } from '@flydr/fly-sim';
@@ -133,6 +134,23 @@ async function sftpRun(
   return { seconds: elapsed, rssMb: rssKb / 1024 };
 }
 
+/**
+ * Runs the checks flydr makes and sftp does not (sha256 of both copies with `openssl dgst`,
+ * then `sync`) and returns their seconds, so sftp can also be compared doing the same work.
+ */
+async function checksRun(first: string, second: string): Promise<number> {
+  const started = performance.now();
+  const { code, stderr } = await run('sh', [
+    '-c',
+    'openssl dgst -sha256 "$1" >/dev/null && openssl dgst -sha256 "$2" >/dev/null && sync',
+    'checks',
+    first,
+    second,
+  ]);
+  if (code !== 0) throw new Error(`checks failed: ${stderr}`);
+  return (performance.now() - started) / 1000;
+}
+
 function median(numbers: number[]): number {
   const sorted = [...numbers].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -195,7 +213,13 @@ async function main(): Promise<void> {
           );
           await rm(direction === 'download' ? local : sshdRemote, { force: true });
 
-          add(`${mib}|${direction}|sftp`, await sftpRun(sshd, direction, sshdRemote, localPath));
+          const plain = await sftpRun(sshd, direction, sshdRemote, localPath);
+          add(`${mib}|${direction}|sftp`, plain);
+          const checks = await checksRun(sshdRemote, direction === 'download' ? local : source);
+          add(`${mib}|${direction}|sftp-checked`, {
+            seconds: plain.seconds + checks,
+            rssMb: plain.rssMb,
+          });
           await rm(direction === 'download' ? local : sshdRemote, { force: true });
 
           add(
@@ -275,6 +299,7 @@ function formatTable(samples: Map<string, Sample[]>): string {
     'flydr-sshd': 'flydr SshTransport -> OpenSSH sshd',
     sftp: 'OpenSSH sftp -b (default cipher) -> sshd',
     'sftp-aes': 'OpenSSH sftp -b -c aes128-gcm -> sshd',
+    'sftp-checked': 'OpenSSH sftp -b + openssl sha256 of both files + sync',
     'flydr-sim': 'flydr SshTransport -> fly-sim (ssh2 server)',
     'flydr-exec-sim': 'flydr ExecTransport -> fly-sim exec API',
   };

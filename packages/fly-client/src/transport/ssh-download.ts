@@ -194,19 +194,6 @@ async function writeFully(
   }
 }
 
-/** Returns the remote sha256 from sha256sum, or by reading the file again when it is missing. */
-export async function remoteOrReadBackSha256(
-  context: SshTransferContext,
-  remotePath: string,
-  total: number,
-  watch: TransferWatch,
-): Promise<string> {
-  return (
-    (await context.remoteSha256(remotePath)) ??
-    (await readBackSha256(context, remotePath, total, watch))
-  );
-}
-
 /** Hashes the remote file by reading it again, for machines without sha256sum. */
 export async function readBackSha256(
   context: SshTransferContext,

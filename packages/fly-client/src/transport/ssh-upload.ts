@@ -17,7 +17,7 @@ import {
   unlinkRemote,
 } from './sftp-calls.js';
 import { pipelineShape, writePipelined } from './sftp-pipeline.js';
-import { remoteNotFound, remoteOrReadBackSha256, type SshTransferContext } from './ssh-download.js';
+import { readBackSha256, remoteNotFound, type SshTransferContext } from './ssh-download.js';
 import {
   checksumMismatch,
   RestartFromZero,
@@ -71,7 +71,9 @@ export async function uploadOnce(
   let succeeded = false;
   try {
     watch.throwIfFailed();
-    await watch.guard(streamFromLocal(context, localPath, temporary, start, total, hash, watch));
+    const streamedDigest = await watch.guard(
+      streamFromLocal(context, localPath, temporary, start, total, hash, watch),
+    );
     const localSha256 = hash.digest('hex');
 
     const written = await statRemote(sftp, temporary);
@@ -80,9 +82,8 @@ export async function uploadOnce(
       throw sizeMismatch(machineId, remotePath, total, written?.size ?? 0);
     }
     watch.touch();
-    const remoteSha256 = await watch.guard(
-      remoteOrReadBackSha256(context, temporary, total, watch),
-    );
+    const remoteSha256 =
+      streamedDigest ?? (await watch.guard(readBackSha256(context, temporary, total, watch)));
     watch.throwIfFailed();
     if (remoteSha256 !== localSha256) {
       await unlinkRemote(sftp, temporary);
@@ -113,7 +114,7 @@ async function streamFromLocal(
   total: number,
   hash: ReturnType<typeof createHash>,
   watch: TransferWatch,
-): Promise<void> {
+): Promise<string | undefined> {
   const { sftp, connection } = context;
   const local = await open(localPath, 'r');
   let remote: Buffer | undefined;
@@ -135,12 +136,14 @@ async function streamFromLocal(
       acknowledged: (count) => watch.advance(count),
     });
 
-    // Make the bytes durable on the machine before they are checked and renamed.
-    if (hasExtension(sftp, 'fsync@openssh.com')) {
-      await fsyncRemote(sftp, remote);
-    } else {
-      await connection.exec(remoteCommands.sync(), { allowFailure: true });
-    }
+    // Make the bytes durable on the machine and hash them there at the same time: every
+    // write was acknowledged, so the hash reads the final bytes.
+    const handle = remote;
+    const durable = hasExtension(sftp, 'fsync@openssh.com')
+      ? fsyncRemote(sftp, handle)
+      : connection.exec(remoteCommands.sync(), { allowFailure: true });
+    const [, digest] = await Promise.all([durable, context.remoteSha256(temporary)]);
+    return digest;
   } finally {
     await local.close();
     if (remote && !connection.closed) await closeRemote(sftp, remote);
