@@ -1,13 +1,15 @@
 import { messageOf } from './errors.js';
 import type { FailoverContext } from './failover-context.js';
 import { GENERATION_KEY, ROLE_KEY } from './failover-preflight.js';
+import { restoreSourceConfig } from './failover-source-steps.js';
 import type { FailoverReport, FailoverState } from './failover-types.js';
 import type { OperationRecord } from './journal.js';
 import { withOperationLease } from './machine-lease.js';
 
 /**
  * Records the new primary: metadata `flydr_role=primary` and `flydr_generation` on the
- * target, `flydr_role=former-primary` on the source, and a primary record in the catalog.
+ * target, `flydr_role=former-primary` on the source (whose normal config comes back while it
+ * stays stopped), and a primary record in the catalog.
  * Returns the measured report (RPO, RTO, step durations).
  */
 export async function recordPrimary(
@@ -24,6 +26,8 @@ export async function recordPrimary(
     await client.machines.setMetadata(app, targetId, ROLE_KEY, 'primary');
     await client.machines.setMetadata(app, targetId, GENERATION_KEY, String(generation));
   });
+  // The config update replaces the metadata too, so the role is set after it.
+  await restoreSourceConfig(context, state);
   await setRoleQuietly(context, state, sourceId, 'former-primary');
 
   context.records.record({

@@ -9,7 +9,7 @@ import { withOperationLease } from './machine-lease.js';
 import { applyConfig, maintenanceConfig } from './maintenance-mode.js';
 import { backupFromMachine } from './remote-backup.js';
 import { mountHolding } from './source-machine.js';
-import { applyConfigStopped, isMaintenanceConfig } from './stopped-config.js';
+import { applyConfigStopped, isMaintenanceConfig, stopAndWait } from './stopped-config.js';
 
 /**
  * Fences the source: cordons it (no new proxied requests) and puts it into maintenance
@@ -209,8 +209,9 @@ function staleBackup(context: FailoverContext, state: FailoverState): Partial<Fa
 }
 
 /**
- * Stops the source and puts its normal config back while it stays stopped, so it neither
- * writes now nor starts in maintenance mode later. An unreachable source is recorded.
+ * Stops the source, so it cannot write once the target starts. Its normal config comes back
+ * in the record step, after the target is healthy, because that update adds seconds that
+ * would otherwise count toward the RTO. An unreachable source is recorded instead.
  */
 export async function stopSource(
   context: FailoverContext,
@@ -220,10 +221,9 @@ export async function stopSource(
   const { app } = state;
   const sourceId = state.sourceMachineId as string;
   try {
-    await withOperationLease(client, journal, operationId, app, sourceId, async () => {
-      const config = state.sourceConfig ?? (await client.machines.get(app, sourceId)).config;
-      await applyConfigStopped(client, app, sourceId, config, waitOptions(context));
-    });
+    await withOperationLease(client, journal, operationId, app, sourceId, () =>
+      stopAndWait(client, app, sourceId, waitOptions(context)),
+    );
     return {};
   } catch (error) {
     if (state.sourceUnreachable !== true || isFlyError(error, 'FLY_LEASE_CONFLICT')) {
@@ -238,4 +238,23 @@ export async function stopSource(
     });
     return { sourceStopFailed: messageOf(error) };
   }
+}
+
+/**
+ * Puts the stopped source's normal config back (it stays stopped), so a later failback can
+ * start it as the app. Skipped for a source that could not be stopped.
+ */
+export async function restoreSourceConfig(
+  context: FailoverContext,
+  state: FailoverState,
+): Promise<void> {
+  const { client, journal, operationId } = context;
+  const sourceId = state.sourceMachineId as string;
+  if (state.sourceStopFailed !== undefined || state.sourceConfig === undefined) {
+    return;
+  }
+  const config = state.sourceConfig;
+  await withOperationLease(client, journal, operationId, state.app, sourceId, () =>
+    applyConfigStopped(client, state.app, sourceId, config, waitOptions(context)),
+  );
 }

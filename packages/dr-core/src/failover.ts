@@ -42,9 +42,10 @@ export const FAILOVER_STEP_DESCRIPTIONS: Record<FailoverStepName, string> = {
   standby:
     'create the target machine stopped from the source config and pinned image, unless one was found',
   restore: 'restore the snapshot onto the target in maintenance mode, leaving it stopped',
-  'stop-source': 'stop the source and put its normal config back while it stays stopped',
+  'stop-source': 'stop the source, so it cannot write once the target starts',
   'start-target': 'start the target, wait for checks and the health URL',
-  record: 'record the new primary in machine metadata and the catalog',
+  record:
+    'record the new primary in machine metadata and the catalog; put the stopped source config back',
 };
 
 /** A dry run's answer: what preflight found and the steps a real run would take. */
