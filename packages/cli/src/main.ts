@@ -8,7 +8,12 @@ import { type GlobalArgs, withGlobalOptions } from './global-options.js';
 import { type CliIo, processIo } from './io.js';
 import { toJson } from './output.js';
 
-function declare(parser: Argv, definition: CommandDefinition, io: CliIo): Argv {
+/** The context of the command that runs, so errors know whether a result was printed. */
+interface RunState {
+  context: CommandContext | undefined;
+}
+
+function declare(parser: Argv, definition: CommandDefinition, io: CliIo, state: RunState): Argv {
   return parser.command(
     definition.command,
     definition.describe,
@@ -19,6 +24,7 @@ function declare(parser: Argv, definition: CommandDefinition, io: CliIo): Argv {
     },
     async (args) => {
       const context = new CommandContext(args as unknown as GlobalArgs, io);
+      state.context = context;
       try {
         await definition.run(args as Record<string, unknown>, context);
       } finally {
@@ -28,11 +34,11 @@ function declare(parser: Argv, definition: CommandDefinition, io: CliIo): Argv {
   );
 }
 
-function declareGroup(parser: Argv, group: CommandGroup, io: CliIo): Argv {
+function declareGroup(parser: Argv, group: CommandGroup, io: CliIo, state: RunState): Argv {
   return parser.command(group.command, group.describe, (sub) => {
     let withCommands = sub;
     for (const definition of group.subcommands)
-      withCommands = declare(withCommands, definition, io);
+      withCommands = declare(withCommands, definition, io, state);
     return withCommands.demandCommand(1, `${group.command} needs a subcommand; see --help`);
   });
 }
@@ -43,6 +49,7 @@ function declareGroup(parser: Argv, group: CommandGroup, io: CliIo): Argv {
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const wantsJson = argv.includes('--json');
+  const state: RunState = { context: undefined };
   let parser = withGlobalOptions(yargs(argv))
     .scriptName('flydr')
     .usage('$0 <command> [options]\n\nDisaster recovery for a SQLite database on a Fly.io volume.')
@@ -50,7 +57,12 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .exitProcess(false)
     .showHelpOnFail(false)
     .fail((message, error) => {
-      throw error ?? new UsageError(message, 'run `flydr --help` for the commands and options');
+      if (error) throw error;
+      // yargs names only the suggestion; say what was typed as well.
+      const text = message.startsWith('Did you mean')
+        ? `unknown command ${JSON.stringify(argv[0])}. ${message}`
+        : message;
+      throw new UsageError(text, 'run `flydr --help` for the commands and options');
     })
     .demandCommand(1, 'missing command')
     .recommendCommands()
@@ -62,7 +74,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .version(false) as unknown as Argv;
 
   for (const entry of commands) {
-    parser = 'subcommands' in entry ? declareGroup(parser, entry, io) : declare(parser, entry, io);
+    parser =
+      'subcommands' in entry
+        ? declareGroup(parser, entry, io, state)
+        : declare(parser, entry, io, state);
   }
 
   try {
@@ -70,7 +85,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return ExitCode.Success;
   } catch (error) {
     const report = reportError(error);
-    if (wantsJson) {
+    // A command that printed its result (e.g. a failed verification) keeps it as the one document.
+    if (wantsJson && state.context?.out.hasResult !== true) {
       const document = {
         ok: false,
         error: {

@@ -35,6 +35,11 @@ export class Output {
   readonly stderr: OutputOptions['stderr'];
   private resultWritten = false;
 
+  /** True once {@link result} printed the command's JSON document. */
+  get hasResult(): boolean {
+    return this.resultWritten;
+  }
+
   constructor(options: OutputOptions) {
     this.json = options.json;
     this.verbose = options.verbose;
