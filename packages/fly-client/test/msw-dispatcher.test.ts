@@ -20,6 +20,7 @@ const handlers = [
   http.get('*/v1/broken', () => {
     throw new TypeError('socket hang up');
   }),
+  http.get('*/v1/reset', () => HttpResponse.error()),
   http.get('*/v1/slow', async () => {
     await delay(5_000);
     return HttpResponse.json({ late: true });
@@ -65,6 +66,14 @@ describe('createMswDispatcher', () => {
     await expect(request('http://127.0.0.1:4280/v1/broken', { dispatcher })).rejects.toThrow(
       'socket hang up',
     );
+  });
+
+  it('fails as a reset connection on Response.error', async () => {
+    const dispatcher = createMswDispatcher(handlers);
+    await expect(request('http://127.0.0.1:4280/v1/reset', { dispatcher })).rejects.toMatchObject({
+      code: 'ECONNRESET',
+      message: expect.stringContaining('connection reset by msw handler for GET'),
+    });
   });
 
   it('rejects at once when the signal aborts', async () => {

@@ -119,6 +119,16 @@ class MswDispatcher extends Dispatcher {
         getResponse(handlers, request).then((found) => found ?? unhandled(request)),
         abortPromise,
       ]);
+      // A handler's `Response.error()` stands for a network failure: fail the request as a
+      // reset connection does, with the error code undici gives one.
+      if (response.type === 'error') {
+        throw Object.assign(
+          new Error(`connection reset by msw handler for ${request.method} ${request.url}`),
+          {
+            code: 'ECONNRESET',
+          },
+        );
+      }
       const body = Buffer.from(await Promise.race([response.arrayBuffer(), abortPromise]));
       if (aborted) return;
 
