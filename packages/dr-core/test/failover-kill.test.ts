@@ -15,7 +15,9 @@ let sim: Sim;
 
 beforeAll(async () => {
   if (!existsSync(builtEntry)) {
-    throw new Error(`${builtEntry} is missing; build first with \`pnpm exec tsc -b packages/dr-core\``);
+    throw new Error(
+      `${builtEntry} is missing; build first with \`pnpm exec tsc -b packages/dr-core\``,
+    );
   }
   sim = await startTestSim();
 });
@@ -25,7 +27,10 @@ afterAll(async () => {
 });
 
 /** Kills the child with SIGKILL when it reports the start of `step`; resolves once it exited. */
-function killAtStep(child: ChildProcess, step: string): Promise<{ killed: boolean; output: string[] }> {
+function killAtStep(
+  child: ChildProcess,
+  step: string,
+): Promise<{ killed: boolean; output: string[] }> {
   const output: string[] = [];
   return new Promise((resolve) => {
     let killed = false;
