@@ -21,7 +21,7 @@ import { remoteFreeBytes, remoteTempPath, transferError } from './remote-databas
 import type { RemoteStrategy } from './remote-snapshot.js';
 import { restoreFileTo, SIDECAR_SUFFIXES } from './restore-file.js';
 import type { SelectedMachine } from './source-machine.js';
-import { applyConfigStopped } from './stopped-config.js';
+import { applyConfigStopped, isMaintenanceConfig } from './stopped-config.js';
 import { closeWithin } from './transfer-deadline.js';
 import type { CheckKind } from './verify.js';
 
@@ -63,9 +63,16 @@ export interface RemoteRestoreOptions {
   /**
    * How the machine ends: `started` runs the app and waits for its health; `stopped` stops
    * the machine and puts its config back without starting the app, also after a rollback,
-   * for a failover target that must not serve yet. @default 'started'
+   * for a failover target that must not serve yet; `maintenance` leaves it started in
+   * maintenance mode after the swap (the caller puts the config back), and a rollback ends
+   * it stopped with its config back. @default 'started'
    */
-  finish?: 'started' | 'stopped';
+  finish?: 'started' | 'stopped' | 'maintenance';
+  /**
+   * The machine's normal config, when the caller already put it into maintenance mode and it
+   * is started: the restore then skips that config update.
+   */
+  normalConfig?: MachineConfig;
   /**
    * Called with the verified copy of the current database (undefined when there is none)
    * before anything on the volume changes. Throwing cancels the restore, which is then
@@ -196,6 +203,15 @@ async function runRestoreSteps(
 
   const machine = await runStep(emit, 'restore', 'maintenance', async () => {
     const current = await client.machines.get(app, machineId);
+    if (
+      options.normalConfig !== undefined &&
+      current.state === 'started' &&
+      isMaintenanceConfig(current.config)
+    ) {
+      state.savedConfig = structuredClone(options.normalConfig);
+      state.inMaintenance = true;
+      return current;
+    }
     state.savedConfig = structuredClone(current.config);
     state.inMaintenance = true;
     return applyConfig(client, app, machineId, maintenanceConfig(current.config), wait);
@@ -255,6 +271,10 @@ async function runRestoreSteps(
     state.swapped = true;
   });
 
+  if (options.finish === 'maintenance') {
+    return preRestoreBackup;
+  }
+
   await runStep(emit, 'restore', 'restore-config', async () => {
     await closeWithin(state.transport);
     state.transport = undefined;
@@ -278,7 +298,7 @@ async function runRestoreSteps(
   return preRestoreBackup;
 }
 
-/** Puts the saved config back: started, or stopped for `finish: 'stopped'`. */
+/** Puts the saved config back: started, or stopped for `finish: 'stopped'` and `'maintenance'`. */
 async function putConfigBack(
   context: RemoteRestoreContext,
   machineId: string,
@@ -286,7 +306,7 @@ async function putConfigBack(
   config: MachineConfig,
   wait: { timeoutMs?: number; signal?: AbortSignal },
 ): Promise<void> {
-  if (options.finish === 'stopped') {
+  if (options.finish === 'stopped' || options.finish === 'maintenance') {
     await applyConfigStopped(context.client, context.app, machineId, config, wait);
   } else {
     await applyConfig(context.client, context.app, machineId, config, wait);
