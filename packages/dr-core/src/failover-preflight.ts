@@ -58,6 +58,14 @@ export async function preflight(
     source.volumeId === null ? undefined : await client.volumes.get(app, source.volumeId);
   const sourceVolumeSizeGb = sourceVolume?.size_gb ?? 1;
   await refuseForeignLease(context, app, source.machine.id);
+  if (isMaintenanceConfig(source.machine.config)) {
+    throw new DrError(
+      'DR_REFUSED',
+      `source machine ${source.machine.id} is in maintenance mode (init runs sleep), so its normal config is unknown`,
+      'Put the app config back on it (fly deploy, or fly machine update), then run the command again.',
+      { machineId: source.machine.id },
+    );
+  }
 
   const target = await findTarget(context, state, sourceVolumeSizeGb);
   if (target.machine !== undefined) {
@@ -93,6 +101,7 @@ export async function preflight(
     sourceMachineId: source.machine.id,
     sourceVolumeId: source.volumeId,
     sourceVolumeSizeGb,
+    sourceConfig: structuredClone(source.machine.config ?? ({} as MachineConfig)),
     volumeName,
     ...(guest === undefined || guest === null ? {} : { guest }),
     image: pinnedImage(source.machine),

@@ -38,14 +38,6 @@ export async function fenceSource(
     return { fenceStartedAt, sourceConfig, sourceUnreachable: true };
   }
 
-  if (isMaintenanceConfig(sourceConfig)) {
-    throw new DrError(
-      'DR_REFUSED',
-      `source machine ${sourceId} is already in maintenance mode (init runs sleep), so its normal config is unknown`,
-      'Put the app config back on it (fly deploy, or fly machine update), then run the command again.',
-      { machineId: sourceId },
-    );
-  }
   journal.patchState(operationId, { sourceConfig });
 
   await withOperationLease(client, journal, operationId, app, sourceId, async () => {

@@ -9,6 +9,7 @@ import type { FailoverState } from './failover-types.js';
 import type { Machine, MachineConfig } from './fly-types.js';
 import { waitForHealthy } from './machine-health.js';
 import { withOperationLease } from './machine-lease.js';
+import { applyConfig, maintenanceConfig } from './maintenance-mode.js';
 import { restoreOntoMachine } from './remote-restore.js';
 import { mountHolding } from './source-machine.js';
 import { applyConfigStopped, isMaintenanceConfig, stopAndWait } from './stopped-config.js';
@@ -185,9 +186,35 @@ async function getOrUndefined(
 }
 
 /**
- * Restores the final snapshot onto the target in maintenance mode and leaves it stopped
- * with its normal config. Before the upload, the target's current database (kept as a
- * verified pre-restore backup) goes through the divergence check.
+ * Starts the target in maintenance mode (started for SSH, the app not running) before the
+ * source is fenced, so the machine update that takes is not part of the RTO.
+ */
+export async function prepareTarget(
+  context: FailoverContext,
+  state: FailoverState,
+): Promise<Partial<FailoverState>> {
+  const { client, journal, operationId } = context;
+  const targetId = state.targetMachineId as string;
+  const config = state.targetConfig as MachineConfig;
+  await withOperationLease(client, journal, operationId, state.app, targetId, async () => {
+    const machine = await client.machines.get(state.app, targetId);
+    if (machine.state !== 'started' || !isMaintenanceConfig(machine.config)) {
+      await applyConfig(
+        client,
+        state.app,
+        targetId,
+        maintenanceConfig(config),
+        waitOptions(context),
+      );
+    }
+  });
+  return {};
+}
+
+/**
+ * Restores the final snapshot onto the target, which is in maintenance mode, and leaves it
+ * there. Before the upload, the target's current database (kept as a verified pre-restore
+ * backup) goes through the divergence check. A failed restore ends the target stopped.
  *
  * @throws DrError `DR_DIVERGED` (unless forced), and the restore's errors.
  */
@@ -210,7 +237,6 @@ export async function restoreTarget(
 
   let reportPath: string | undefined;
   const report = await withOperationLease(client, journal, operationId, app, targetId, async () => {
-    await leaveMaintenance(context, state, targetId);
     const machine = await client.machines.get(app, targetId);
     const mount = mountHolding(machine, state.databasePath);
     return restoreOntoMachine(
@@ -227,7 +253,8 @@ export async function restoreTarget(
       backup,
       { machine, mount: mount ?? { path: state.databasePath }, volumeId: mount?.volume ?? null },
       {
-        finish: 'stopped',
+        finish: 'maintenance',
+        ...(state.targetConfig === undefined ? {} : { normalConfig: state.targetConfig }),
         check: state.check,
         ...(waitOptions(context).timeoutMs === undefined
           ? {}
@@ -306,8 +333,9 @@ async function leaveMaintenance(
 }
 
 /**
- * Starts the target with its normal config, uncordons it, and waits until it is started,
- * its checks pass and the health URL answers 2xx.
+ * Starts the app on the target: its normal config replaces the maintenance config (or a
+ * stopped target is started), it is uncordoned, and it must reach `started` with passing
+ * checks and a 2xx health URL.
  */
 export async function startTarget(
   context: FailoverContext,
@@ -318,13 +346,17 @@ export async function startTarget(
   const targetId = state.targetMachineId as string;
   await withOperationLease(client, journal, operationId, app, targetId, async () => {
     const machine = await client.machines.get(app, targetId);
-    if (machine.state !== 'started' && machine.state !== 'starting') {
-      await client.machines.start(app, targetId);
+    if (isMaintenanceConfig(machine.config) && state.targetConfig !== undefined) {
+      await applyConfig(client, app, targetId, state.targetConfig, waitOptions(context));
+    } else {
+      if (machine.state !== 'started' && machine.state !== 'starting') {
+        await client.machines.start(app, targetId);
+      }
+      await client.machines.wait(app, targetId, {
+        state: 'started',
+        timeoutMs: waitOptions(context).timeoutMs ?? 120_000,
+      });
     }
-    await client.machines.wait(app, targetId, {
-      state: 'started',
-      timeoutMs: waitOptions(context).timeoutMs ?? 120_000,
-    });
     if (machine.cordoned === true) {
       await client.machines.uncordon(app, targetId);
     }
@@ -340,7 +372,7 @@ export async function startTarget(
   return { targetHealthyAt: context.now().toISOString() };
 }
 
-/** Stops the target again (the undo of its start). */
+/** Stops the target again (the undo of its start); its config is settled by the restore's undo. */
 export async function stopTarget(context: FailoverContext, state: FailoverState): Promise<void> {
   const targetId = state.targetMachineId;
   if (

@@ -8,9 +8,10 @@ import type { CheckKind } from './verify.js';
 export const FAILOVER_STEPS = [
   'preflight',
   'volume',
+  'standby',
+  'prepare-target',
   'fence',
   'snapshot',
-  'standby',
   'restore',
   'stop-source',
   'start-target',
@@ -49,7 +50,7 @@ export interface FailoverState extends FailoverParams {
   sourceMachineId?: string;
   sourceVolumeId?: string | null;
   sourceVolumeSizeGb?: number;
-  /** The source's config before the fence changed it. */
+  /** The source's config as preflight found it, before anything changed it. */
   sourceConfig?: MachineConfig;
   /** Name of the volume mount, reused for a new target volume. */
   volumeName?: string;

@@ -9,6 +9,7 @@ import {
   createTargetVolume,
   deleteTargetVolume,
   destroyStandbyMachine,
+  prepareTarget,
   restoreTarget,
   settleTarget,
   startTarget,
@@ -41,9 +42,10 @@ export const FAILOVER_STEP_DESCRIPTIONS: Record<FailoverStepName, string> = {
     'take the final verified snapshot of the quiet source (or, if allowed, use a stale backup)',
   standby:
     'create the target machine stopped from the source config and pinned image, unless one was found',
-  restore: 'restore the snapshot onto the target in maintenance mode, leaving it stopped',
+  'prepare-target': 'start the target in maintenance mode (no app), before the fence',
+  restore: 'restore the snapshot onto the target, which stays in maintenance mode',
   'stop-source': 'stop the source, so it cannot write once the target starts',
-  'start-target': 'start the target, wait for checks and the health URL',
+  'start-target': 'start the app on the target, wait for checks and the health URL',
   record:
     'record the new primary in machine metadata and the catalog; put the stopped source config back',
 };
@@ -75,6 +77,11 @@ export function failoverSteps(context: FailoverContext): OperationStep<FailoverS
       name: 'standby',
       run: (state) => createStandbyMachine(context, state),
       undo: (state) => destroyStandbyMachine(context, state),
+    },
+    'prepare-target': {
+      name: 'prepare-target',
+      run: (state) => prepareTarget(context, state),
+      undo: (state) => settleTarget(context, state),
     },
     restore: {
       name: 'restore',

@@ -71,7 +71,7 @@ describe('DisasterRecovery.failover faults', () => {
     await ctx.dr.close();
 
     expect(error.code).toBe('DR_NO_CAPACITY');
-    expect(error.details.step).toBe('restore');
+    expect(error.details.step).toBe('prepare-target');
   });
 
   it('refuses a machine leased by another operator', async () => {
