@@ -76,6 +76,8 @@ export async function backupFromMachine(
         ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
         ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
         onProgress: (progress) => emit({ type: 'transfer-progress', operation, ...progress }),
+        onEvent: emit,
+        operation,
       }),
     );
 

@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CheckpointedDatabase, checkpointInPlace } from './checkpoint.js';
 import { DrError, errnoOf, messageOf } from './errors.js';
+import { type DrEventListener, type DrOperation, runStep } from './events.js';
 import type { MachineTransport, TransferProgress } from './fly-types.js';
 import type { DrLogger } from './logger.js';
 import {
@@ -45,6 +46,10 @@ export interface RemoteSnapshotOptions {
   commandTimeoutMs?: number;
   /** Idle timeout of each transfer. @default the transport's */
   idleTimeoutMs?: number;
+  /** Receives `step-start`/`step-end` of the snapshot's own steps (remote copy, download, checkpoint). */
+  onEvent?: DrEventListener;
+  /** Operation named in those events. @default 'backup' */
+  operation?: DrOperation;
 }
 
 /** A verified local snapshot of a remote database. */
@@ -127,12 +132,14 @@ export async function snapshotWithSqlite3Backup(
   const remoteTemp = remoteTempPath(databasePath, 'snapshot');
   let transferredBytes = 0;
   try {
-    await runSqlite3Backup(options, remoteTemp);
-    const result = await transport
-      .download(remoteTemp, outputPath, transferOptions(options, 'download', databasePath))
-      .catch((error: unknown) => {
-        throw transferError(error, 'download of the snapshot', transport.machineId, remoteTemp);
-      });
+    await step(options, 'remote-copy', () => runSqlite3Backup(options, remoteTemp));
+    const result = await step(options, 'download', () =>
+      transport
+        .download(remoteTemp, outputPath, transferOptions(options, 'download', databasePath))
+        .catch((error: unknown) => {
+          throw transferError(error, 'download of the snapshot', transport.machineId, remoteTemp);
+        }),
+    );
     transferredBytes = result.bytes;
   } finally {
     await transport.remove(remoteTemp).catch((error: unknown) => {
@@ -144,7 +151,9 @@ export async function snapshotWithSqlite3Backup(
     });
   }
 
-  const checkpointed = await checkpointInPlace(outputPath, options.check);
+  const checkpointed = await step(options, 'checkpoint', () =>
+    checkpointInPlace(outputPath, options.check),
+  );
   return {
     ...checkpointed,
     sourceJournalMode: before.database.writeVersion === 2 ? 'wal' : 'delete',
@@ -214,10 +223,12 @@ export async function snapshotWithCopyValidate(
   let lastChange = '';
 
   for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-    const copy = await copyPairOnce(options);
+    const copy = await step(options, 'download', () => copyPairOnce(options));
     transferredBytes += copy.bytes;
     if (copy.changes.length === 0) {
-      const checkpointed = await checkpointInPlace(outputPath, options.check);
+      const checkpointed = await step(options, 'checkpoint', () =>
+        checkpointInPlace(outputPath, options.check),
+      );
       return {
         ...checkpointed,
         sourceJournalMode: copy.before.database.writeVersion === 2 ? 'wal' : 'delete',
@@ -294,6 +305,14 @@ async function copyPairOnce(options: RemoteSnapshotOptions): Promise<PairCopy> {
 
   const after = await readRemoteState(transport, databasePath, options.signal);
   return { before, bytes, changes: diffLiveDatabaseState(before, after) };
+}
+
+/** Runs a snapshot step, with events when the caller asked for them. */
+function step<T>(options: RemoteSnapshotOptions, name: string, fn: () => Promise<T>): Promise<T> {
+  if (options.onEvent === undefined) {
+    return fn();
+  }
+  return runStep(options.onEvent, options.operation ?? 'backup', name, fn);
 }
 
 function transferOptions(

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import Database from 'better-sqlite3';
+import { runCheckPragma } from './check-worker.js';
 import { removeQuietly, sha256File, sizeIfExists } from './durable-fs.js';
 import { DrError, errnoOf, messageOf } from './errors.js';
 import { DATABASE_HEADER_LENGTH, parseDatabaseHeader } from './sqlite-header.js';
@@ -65,14 +66,19 @@ export async function verifyDatabaseFile(
 
   const sidecarsBefore = header.writeVersion === 2 ? await existingSidecars(path) : [];
   let description: DatabaseDescription;
+  let sha256: string;
   try {
-    description = runSqliteChecks(path, check);
+    // The check and the hash both read the whole file; they run side by side.
+    const hashing = options.knownSha256 === undefined ? sha256File(path) : undefined;
+    hashing?.catch(() => {});
+    await runSqliteCheck(path, check, size);
+    description = describeFile(path);
+    sha256 = options.knownSha256 ?? (await (hashing as Promise<string>));
   } finally {
     if (header.writeVersion === 2) {
       await removeCreatedSidecars(path, sidecarsBefore);
     }
   }
-  const sha256 = options.knownSha256 ?? (await sha256File(path));
   return { path, size, sha256, check, checkResult: 'ok', description };
 }
 
@@ -170,35 +176,48 @@ async function removeCreatedSidecars(path: string, before: string[]): Promise<vo
   }
 }
 
-function runSqliteChecks(path: string, check: CheckKind): DatabaseDescription {
+async function runSqliteCheck(path: string, check: CheckKind, size: number): Promise<void> {
+  const pragma = check === 'quick' ? 'quick_check' : 'integrity_check';
+  let problems: string[];
+  try {
+    problems = await runCheckPragma(path, pragma, size);
+  } catch (error) {
+    throw unreadable(path, error);
+  }
+  if (problems.length !== 1 || problems[0] !== 'ok') {
+    const quoted = problems.slice(0, MAX_QUOTED_PROBLEMS).join('; ');
+    const more =
+      problems.length > MAX_QUOTED_PROBLEMS
+        ? ` (and ${problems.length - MAX_QUOTED_PROBLEMS} more)`
+        : '';
+    throw new DrError(
+      'DR_CORRUPT',
+      `${path} failed PRAGMA ${pragma}: ${quoted}${more}`,
+      'Do not restore this file; use an older verified backup (flydr backup list) or take a new backup.',
+      { path, problems: problems.slice(0, 100) },
+    );
+  }
+}
+
+function describeFile(path: string): DatabaseDescription {
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    const problems = (
-      db.pragma(check === 'quick' ? 'quick_check' : 'integrity_check') as Record<string, string>[]
-    ).map((row) => String(Object.values(row)[0]));
-    if (problems.length !== 1 || problems[0] !== 'ok') {
-      throw new DrError(
-        'DR_CORRUPT',
-        `${path} failed PRAGMA ${check}_check: ${problems.slice(0, MAX_QUOTED_PROBLEMS).join('; ')}${problems.length > MAX_QUOTED_PROBLEMS ? ` (and ${problems.length - MAX_QUOTED_PROBLEMS} more)` : ''}`,
-        'Do not restore this file; use an older verified backup (flydr backup list) or take a new backup.',
-        { path, problems: problems.slice(0, 100) },
-      );
-    }
     return describeDatabase(db);
   } catch (error) {
-    if (error instanceof DrError) {
-      throw error;
-    }
-    throw new DrError(
-      'DR_CORRUPT',
-      `${path} cannot be read by SQLite: ${messageOf(error)}`,
-      'The file is damaged or not a database; use another backup or take a new one.',
-      { path, cause: error },
-    );
+    throw unreadable(path, error);
   } finally {
     db?.close();
   }
+}
+
+function unreadable(path: string, error: unknown): DrError {
+  return new DrError(
+    'DR_CORRUPT',
+    `${path} cannot be read by SQLite: ${messageOf(error)}`,
+    'The file is damaged or not a database; use another backup or take a new one.',
+    { path, cause: error },
+  );
 }
 
 /** Describes an open database: page size and count, journal mode, tables, schema hash. */

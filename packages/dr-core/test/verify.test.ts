@@ -1,6 +1,9 @@
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { WORKER_CHECK_MIN_BYTES } from '../src/check-worker.js';
+import { sha256File } from '../src/durable-fs.js';
 import { DrError, isDrError } from '../src/errors.js';
 import { verifyDatabaseFile } from '../src/verify.js';
 import { chinookSha256, copyChinook, insertEvents, openWalDatabase, tempDir } from './helpers.js';
@@ -123,4 +126,38 @@ describe('verifyDatabaseFile', () => {
     const error = await rejection(verifyDatabaseFile(join(tempDir(), 'absent.db')));
     expect(error).toBeInstanceOf(DrError);
   });
+
+  it('checks a large file in a worker thread', async () => {
+    const path = largeDatabase(tempDir());
+    const result = await verifyDatabaseFile(path, { check: 'integrity' });
+    expect(result.size).toBeGreaterThanOrEqual(WORKER_CHECK_MIN_BYTES);
+    expect(result.sha256).toBe(await sha256File(path));
+    expect(result.description.tableCount).toBe(1);
+  });
+
+  it('rejects a large corrupt file from the worker', async () => {
+    const path = largeDatabase(tempDir());
+    const bytes = readFileSync(path);
+    // Page 3 is a b-tree page of the blobs table.
+    bytes.fill(0xa5, 2 * 4096 + 8, 2 * 4096 + 600);
+    writeFileSync(path, bytes);
+    const error = await rejection(verifyDatabaseFile(path));
+    expect(error.code).toBe('DR_CORRUPT');
+    expect(error.message).toContain('quick_check');
+  });
 });
+
+/** Builds a database just above the size from which checks run in a worker. */
+function largeDatabase(dir: string): string {
+  const path = join(dir, 'large.db');
+  const db = new Database(path);
+  db.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)');
+  const insert = db.prepare('INSERT INTO blobs (payload) VALUES (randomblob(4000))');
+  db.transaction(() => {
+    while (Number(db.pragma('page_count', { simple: true })) * 4096 <= WORKER_CHECK_MIN_BYTES) {
+      insert.run();
+    }
+  })();
+  db.close();
+  return path;
+}
