@@ -120,7 +120,16 @@ describe('DisasterRecovery.backup with sqlite3-backup', () => {
     await ctx.dr.backup();
     await ctx.dr.close();
     const ends = ctx.events.flatMap((e) => (e.type === 'step-end' ? [e.step] : []));
-    expect(ends).toEqual(['select-machine', 'connect', 'choose-strategy', 'snapshot', 'catalog']);
+    expect(ends).toEqual([
+      'select-machine',
+      'connect',
+      'choose-strategy',
+      'remote-copy',
+      'download',
+      'checkpoint',
+      'snapshot',
+      'catalog',
+    ]);
     expect(ctx.events.some((e) => e.type === 'transfer-progress')).toBe(true);
   });
 });
