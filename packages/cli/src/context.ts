@@ -203,7 +203,7 @@ export class CommandContext {
     return created;
   }
 
-  /** The database path when one is known, else `fallback` (for catalog-only commands). */
+  /** Returns the database path when one is known, else `fallback` (for catalog-only commands). */
   private async databasePathOr(fallback: string): Promise<string> {
     try {
       return await this.databasePath();

@@ -2,7 +2,7 @@ import type { FailoverReport } from '@flydr/dr-core';
 import type { CommandContext } from './context.js';
 import { formatDuration } from './output.js';
 
-/** The `--json` shape of a failover or failback; documented in docs/cli-json.md. */
+/** Converts a failover or failback report to its `--json` shape, documented in docs/cli-json.md. */
 export function failoverJson(report: FailoverReport) {
   return {
     ok: true as const,

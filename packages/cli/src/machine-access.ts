@@ -8,7 +8,7 @@ import {
 } from '@flydr/fly-client/transport';
 import { UsageError } from './exit-codes.js';
 
-/** How the CLI reaches files on a machine, from the global options. */
+/** Settings for reaching files on a machine, from the global options. */
 export interface MachineAccessOptions {
   app: string;
   transport: 'ssh' | 'exec';

@@ -58,7 +58,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .showHelpOnFail(false)
     .fail((message, error) => {
       if (error) throw error;
-      // yargs names only the suggestion; say what was typed as well.
+      // The yargs message names only the suggestion, so the typed word is added.
       const text = message.startsWith('Did you mean')
         ? `unknown command ${JSON.stringify(argv[0])}. ${message}`
         : message;

@@ -25,8 +25,9 @@ export const backupsVerifyCommand: CommandDefinition = {
       .conflicts('all', 'id'),
 
   async run(args, context) {
-    const target =
-      args.all === true ? 'all' : args.id === undefined ? 'latest' : requireBackupId(args.id);
+    let target: 'all' | 'latest' | number = 'latest';
+    if (args.all === true) target = 'all';
+    else if (args.id !== undefined) target = requireBackupId(args.id);
     const dr = await context.dr({ remote: false });
     const reports = await dr.verify(target, { check: args.check as 'quick' | 'integrity' });
 

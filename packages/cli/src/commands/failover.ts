@@ -1,13 +1,7 @@
-import {
-  type DisasterRecovery,
-  FAILOVER_STEP_DESCRIPTIONS,
-  FAILOVER_STEPS,
-  type FailoverOptions,
-  isDrError,
-} from '@flydr/dr-core';
+import type { DisasterRecovery, FailoverOptions } from '@flydr/dr-core';
 import type { CommandDefinition } from '../command.js';
 import { parseDuration } from '../duration.js';
-import { RefusedError, UsageError } from '../exit-codes.js';
+import { UsageError } from '../exit-codes.js';
 import { failoverJson, printFailoverReport, withInterrupt } from '../failover-output.js';
 import { checkRegionCode } from '../region-code.js';
 import { checkUrl } from '../url.js';
@@ -103,64 +97,20 @@ function failoverOptions(args: Record<string, unknown>): FailoverOptions {
   };
 }
 
-/** What `--dry-run` found; the same shape whichever checks ran. */
+/** Result of `--dry-run`: what preflight found and the steps a failover would run. */
 interface DryRunPlan {
   from: string;
   to: string;
   sourceMachineId: string | null;
-  /** `preflight` when dr-core's full preflight ran, else `capacity-and-status`. */
-  checks: 'preflight' | 'capacity-and-status';
   steps: { name: string; description: string }[];
 }
 
 async function dryRun(dr: DisasterRecovery, options: FailoverOptions): Promise<DryRunPlan> {
-  const steps = FAILOVER_STEPS.map((name) => ({
-    name,
-    description: FAILOVER_STEP_DESCRIPTIONS[name],
-  }));
-  try {
-    const plan = await dr.planFailover(options);
-    return {
-      from: plan.params.from,
-      to: plan.params.to,
-      sourceMachineId: plan.found.sourceMachineId ?? null,
-      checks: 'preflight',
-      steps,
-    };
-  } catch (error) {
-    // NOTE: dr-core's planFailover reads the journal entry of an operation that a dry run
-    // never creates, and fails with DR_OPERATION_NOT_FOUND. Until it runs, the dry run
-    // checks what it can without it: the primary, unfinished operations and capacity.
-    if (!isDrError(error, 'DR_OPERATION_NOT_FOUND')) throw error;
-  }
-
-  const status = await dr.status();
-  const unfinished = status.unfinishedOperations[0];
-  if (unfinished !== undefined) {
-    throw new RefusedError(
-      `operation ${unfinished.id} (${unfinished.kind}) of ${dr.app} is unfinished`,
-      `run \`flydr resume ${unfinished.id}\` or \`flydr abort ${unfinished.id}\` first`,
-    );
-  }
-  const from = options.from ?? status.primary?.region;
-  if (from === undefined) {
-    throw new RefusedError(
-      `no primary machine of ${dr.app} found`,
-      'run `flydr status` to see the machines, or pass --from',
-    );
-  }
-  const [capacity] = await dr.capacity([options.to]);
-  if (capacity?.canPlace !== true) {
-    throw new RefusedError(
-      `region ${options.to} has no capacity for the app machine now`,
-      'try later, or choose another region with `flydr regions`',
-    );
-  }
+  const plan = await dr.planFailover(options);
   return {
-    from,
-    to: options.to,
-    sourceMachineId: status.primary?.machineId ?? null,
-    checks: 'capacity-and-status',
-    steps,
+    from: plan.params.from,
+    to: plan.params.to,
+    sourceMachineId: plan.found.sourceMachineId ?? null,
+    steps: plan.steps.map((step) => ({ name: step.name, description: step.description })),
   };
 }

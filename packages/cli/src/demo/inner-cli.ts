@@ -2,7 +2,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { CliError, ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 
-/** Where the demo's runbook commands run: the sim's loopback URLs, token and a temp state dir. */
+/** Target of the demo's runbook commands: the sim's loopback URLs, its token and a temporary state dir. */
 export interface InnerCliTarget {
   apiUrl: string;
   graphqlUrl: string;

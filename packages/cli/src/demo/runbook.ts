@@ -30,7 +30,7 @@ export interface DemoMove {
   rtoMs: number;
 }
 
-/** What the demo did and found; printed as text or as the `--json` document. */
+/** Outcome of the demo, printed as text or as the `--json` document. */
 export interface DemoResult {
   ok: boolean;
   app: string;

@@ -20,7 +20,7 @@ export interface RunCliOptions {
   timeoutMs?: number;
 }
 
-/** A new empty home folder, so no real ~/.fly/config.yml is ever read. */
+/** Creates an empty home folder, so no real ~/.fly/config.yml is ever read. */
 export function freshHome(): string {
   return mkdtempSync(join(tmpdir(), 'flydr-cli-home-'));
 }

@@ -59,7 +59,7 @@ export async function startSimApp(sim?: Sim, options: SimOptions = {}): Promise<
   };
 }
 
-/** The global options that aim the CLI at a sim on loopback. */
+/** Returns the global options that aim the CLI at a sim on loopback. */
 export function simArgs(sim: Sim, stateDir: string): string[] {
   return [
     '--api-url',
