@@ -20,13 +20,23 @@ export interface FailoverContext {
   run: FailoverRunOptions;
 }
 
-/** Wait options for machine state changes, from the run options. */
+/**
+ * Wait options for machine state changes, from the run options. An aborted signal is left
+ * out, so that the rollback after a cancelled run can still wait for the machines it fixes.
+ */
 export function waitOptions(context: FailoverContext): {
   timeoutMs?: number;
   signal?: AbortSignal;
 } {
+  const signal = activeSignal(context);
   return {
     ...(context.run.startTimeoutMs === undefined ? {} : { timeoutMs: context.run.startTimeoutMs }),
-    ...(context.run.signal === undefined ? {} : { signal: context.run.signal }),
+    ...(signal === undefined ? {} : { signal }),
   };
+}
+
+/** The run's signal while it is not aborted yet. */
+export function activeSignal(context: FailoverContext): AbortSignal | undefined {
+  const signal = context.run.signal;
+  return signal === undefined || signal.aborted ? undefined : signal;
 }

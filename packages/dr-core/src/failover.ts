@@ -1,6 +1,6 @@
 import { isFlyError } from '@flydr/fly-client';
 import { DrError, isDrError } from './errors.js';
-import type { FailoverContext } from './failover-context.js';
+import { activeSignal, type FailoverContext } from './failover-context.js';
 import { isSettled, preflight } from './failover-preflight.js';
 import { buildReport, recordPrimary, unrecordPrimary } from './failover-record.js';
 import { fenceSource, snapshotSource, stopSource, unfenceSource } from './failover-source-steps.js';
@@ -108,17 +108,20 @@ function withRateLimitRetry(
   context: FailoverContext,
   step: OperationStep<FailoverState>,
 ): OperationStep<FailoverState> {
-  const signal = context.run.signal === undefined ? {} : { signal: context.run.signal };
   const undo = step.undo;
+  const signal = () => {
+    const active = activeSignal(context);
+    return active === undefined ? {} : { signal: active };
+  };
   return {
     name: step.name,
     run: (state, abort) =>
-      retryRateLimited(step.name, context.logger, () => step.run(state, abort), signal),
+      retryRateLimited(step.name, context.logger, () => step.run(state, abort), signal()),
     ...(undo === undefined
       ? {}
       : {
           undo: (state: FailoverState) =>
-            retryRateLimited(`undo ${step.name}`, context.logger, () => undo(state), signal),
+            retryRateLimited(`undo ${step.name}`, context.logger, () => undo(state), signal()),
         }),
   };
 }

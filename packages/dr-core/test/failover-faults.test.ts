@@ -171,6 +171,30 @@ describe('DisasterRecovery.failover faults', () => {
     expect(sim.violations()).toEqual([]);
   });
 
+  it('rolls back when the caller cancels', async () => {
+    const ctx = await seedApp(sim);
+    const controller = new AbortController();
+    const error = await rejection(
+      ctx.dr.failover({
+        to: 'sin',
+        ...simRunOptions(sim, {
+          signal: controller.signal,
+          afterStepPersisted: (step) => {
+            if (step === 'snapshot') controller.abort(new Error('cancelled by the operator'));
+          },
+        }),
+      }),
+    );
+    await expectHealthyNrt(ctx);
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_OPERATION_FAILED');
+    expect(error.message).toContain('cancelled by the operator');
+    expect(error.details.rollbackErrors).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+  });
+
   it('refuses an unreachable source without allowStaleBackup', async () => {
     const ctx = await seedApp(sim);
     await ctx.dr.backup();
