@@ -4,7 +4,7 @@ import { DrError } from './errors.js';
 import type { FlyClient } from './fly-types.js';
 import { validateRegions } from './regions.js';
 
-/** What a capacity check asks Fly to place: one machine of a size, with or without a volume. */
+/** Request of a capacity check: one machine of a size, with or without a new volume. */
 export interface CapacityRequest {
   /** Organization that would own the machines (the app's). */
   orgSlug: string;
@@ -64,7 +64,7 @@ export interface WaitForCapacityOptions extends CapacityRequest {
   timeoutMs?: number;
   /** First pause between checks; it doubles after each check. @default 5000 */
   initialDelayMs?: number;
-  /** Longest pause between checks. @default 60000 */
+  /** Maximum pause between checks. @default 60000 */
   maxDelayMs?: number;
   /** Called after every check that found no room. */
   onWait?: (attempt: number, nextDelayMs: number) => void;
@@ -99,7 +99,7 @@ export async function waitForCapacity(
   }
 }
 
-/** The error for a region without room for the machine, saying what was asked. */
+/** Builds the error for a region without room for the requested machine and volume. */
 export function noCapacityError(
   region: string,
   request: Pick<CapacityRequest, 'guest' | 'volumeSizeBytes'>,

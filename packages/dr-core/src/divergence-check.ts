@@ -8,7 +8,7 @@ import { DrError } from './errors.js';
 import type { DrLogger } from './logger.js';
 import type { PrimaryRecords } from './primary-record.js';
 
-/** What the divergence check compares and where it writes its report. */
+/** Inputs of the divergence check: the databases it compares and where its report goes. */
 export interface DivergenceCheckInput {
   app: string;
   catalog: Catalog;

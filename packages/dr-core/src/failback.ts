@@ -19,7 +19,7 @@ export interface FailbackOptions extends FailoverRunOptions {
   waitForCapacityMs?: number;
   /** First pause between capacity checks. @default 5000 */
   capacityPollMs?: number;
-  /** Longest pause between capacity checks. @default 60000 */
+  /** Maximum pause between capacity checks. @default 60000 */
   capacityMaxPollMs?: number;
   /** Overwrite the old primary's database even when it changed since the failover. @default false */
   force?: boolean;

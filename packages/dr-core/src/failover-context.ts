@@ -6,7 +6,7 @@ import type { OperationJournal } from './journal.js';
 import type { DrLogger } from './logger.js';
 import type { PrimaryRecords } from './primary-record.js';
 
-/** What the steps of a failover share: clients, stores and the operation's id. */
+/** Shared inputs of a failover's steps: clients, stores and the operation's id. */
 export interface FailoverContext {
   client: FlyClient;
   transportFactory: MachineTransportFactory;
@@ -35,7 +35,7 @@ export function waitOptions(context: FailoverContext): {
   };
 }
 
-/** The run's signal while it is not aborted yet. */
+/** Returns the run's signal while it is not aborted yet. */
 export function activeSignal(context: FailoverContext): AbortSignal | undefined {
   const signal = context.run.signal;
   return signal === undefined || signal.aborted ? undefined : signal;

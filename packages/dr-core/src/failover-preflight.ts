@@ -236,7 +236,7 @@ function refuseSmallVolume(volume: Pick<Volume, 'id' | 'size_gb'>, needGb: numbe
   }
 }
 
-/** The source's image, pinned to its digest, so a later deploy cannot change what the target runs. */
+/** Returns the source's image pinned to its digest, so a later deploy cannot change what the target runs. */
 function pinnedImage(machine: Machine): string {
   const image = machine.config?.image ?? imageRefOf(machine) ?? '';
   const digest = machine.image_ref?.digest;
@@ -253,7 +253,7 @@ function nextGeneration(context: FailoverContext, app: string, source: Machine):
   return Math.max(recorded, Number.isFinite(labelled) ? labelled : 0) + 1;
 }
 
-/** A machine's normal config; a config left in maintenance mode is not one. */
+/** Returns a copy of a machine's config (the caller has checked it is not a maintenance config). */
 function normalConfig(config: MachineConfig | null | undefined): MachineConfig {
   return structuredClone(config ?? ({} as MachineConfig));
 }

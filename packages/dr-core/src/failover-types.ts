@@ -33,8 +33,9 @@ export interface FailoverParams {
   /** Machine in `from` to move away from. @default the one started machine holding the database */
   sourceMachineId?: string;
   /**
-   * When the source is unreachable, fail over from the newest verified backup if it is at
-   * most this old (milliseconds); the writes after it are lost. @default undefined (refuse)
+   * Maximum age in milliseconds of the newest verified backup that a failover may start
+   * from when the source is unreachable. Every write after that backup is lost.
+   * @default undefined (reject the failover)
    */
   allowStaleBackupMs?: number;
   /** Create a volume in `to` when none fits. @default true */
@@ -44,7 +45,7 @@ export interface FailoverParams {
   check: CheckKind;
 }
 
-/** What the steps learn and do; it grows in the journal step by step. */
+/** State of a failover: its parameters plus what each finished step recorded in the journal. */
 export interface FailoverState extends FailoverParams {
   orgSlug?: string;
   sourceMachineId?: string;

@@ -32,7 +32,7 @@ import {
 } from './operation-runner.js';
 import { retryRateLimited } from './step-retry.js';
 
-/** What each step does, for a dry run's plan. */
+/** Description of each step, for a dry run's plan. */
 export const FAILOVER_STEP_DESCRIPTIONS: Record<FailoverStepName, string> = {
   preflight:
     'check the app, both regions, the source machine, leases, the target volume or machine, and capacity',
@@ -50,7 +50,7 @@ export const FAILOVER_STEP_DESCRIPTIONS: Record<FailoverStepName, string> = {
     'record the new primary in machine metadata and the catalog; put the stopped source config back',
 };
 
-/** A dry run's answer: what preflight found and the steps a real run would take. */
+/** Result of a dry run: what preflight found and the steps a real run would take. */
 export interface FailoverPlan {
   params: FailoverParams;
   /** Source, target, volume and generation that preflight chose. */

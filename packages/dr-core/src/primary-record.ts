@@ -42,16 +42,16 @@ export interface PrimaryRecord {
 }
 
 /**
- * What flydr last left on a machine's volume: the database content (as the sha256 and
- * catalogued backup of that content) at the moment flydr stopped or fenced the machine, or
- * restored onto it. The divergence check compares the volume's current database with it.
+ * Record of the database content flydr last left on a machine's volume, as a sha256 and a
+ * catalogued backup with that content. It is written when flydr fences a machine or
+ * restores onto it, and the divergence check compares the volume's database with it.
  */
 export interface DatabaseMark {
   app: string;
   machineId: string;
   volumeId: string | null;
   sha256: string;
-  /** Catalogued backup that holds the same content, for a row-level comparison. */
+  /** Catalogued backup with the same content, for a row-level comparison. */
   backupId: number | null;
   /** Why the mark was written: `fenced`, `restored`. */
   reason: string;

@@ -35,7 +35,7 @@ export interface FailoverOptions extends FailoverRunOptions {
   to: string;
   /** Region that serves now. @default the recorded primary's region, else the started machine's */
   from?: string;
-  /** Source machine. @default the one started machine in `from` that holds the database */
+  /** Source machine. @default the one started machine in `from` that mounts the database's volume */
   machineId?: string;
   /**
    * When the source is unreachable, use the newest verified backup if it is at most this
@@ -99,7 +99,7 @@ export interface RecoveryOperations {
   compare(first: string | number, second: string | number): Promise<DivergenceReport>;
 }
 
-/** What the operations need from the entry point that hosts them. */
+/** Inputs the operations take from the entry point that hosts them. */
 export interface RecoveryHost {
   app: string;
   databasePath: string;
@@ -222,7 +222,7 @@ export function createRecoveryOperations(host: RecoveryHost): RecoveryOperations
   };
 }
 
-/** The region that serves now: the recorded primary's, else the started machine's. */
+/** Returns the region that serves now: the recorded primary's, else the started machine's. */
 async function currentRegion(context: FailoverBase, host: RecoveryHost): Promise<string> {
   const recorded = context.records.current(host.app);
   if (recorded !== undefined) {

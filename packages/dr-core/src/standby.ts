@@ -20,7 +20,7 @@ export interface StandbyOptions {
   machine?: boolean;
 }
 
-/** What {@link prepareStandby} found or created. */
+/** Volume and machine that {@link prepareStandby} found or created. */
 export interface StandbyReport {
   region: string;
   primaryMachineId: string;
@@ -33,11 +33,11 @@ export interface StandbyReport {
 }
 
 /**
- * Prepares a standby region: a volume at least as large as the primary's, created with the
- * compute hints (the primary's guest and image) so Fly puts it on a host that can run the
- * machine, and optionally a stopped machine (`skip_launch`, metadata `flydr_role=standby`)
- * cloned from the primary's config and pinned image. Reuses what exists, so running it
- * twice changes nothing the second time.
+ * Prepares a standby region with a volume at least as large as the primary's. The volume
+ * is created with compute hints (the primary's guest and image), so Fly puts it on a host
+ * that can run the machine. Optionally also creates a stopped machine (`skip_launch`,
+ * metadata `flydr_role=standby`) from the primary's config and pinned image. It reuses what
+ * exists, so a second run changes nothing.
  *
  * @throws DrError `DR_UNKNOWN_REGION`, `DR_INVALID_INPUT` (the primary's own region),
  *   `DR_NO_CAPACITY`, and the source selection errors.

@@ -72,7 +72,7 @@ export interface RecoveryStatus {
   warnings: StatusWarning[];
 }
 
-/** What {@link readStatus} reads. */
+/** Sources that {@link readStatus} reads. */
 export interface StatusSources {
   client: FlyClient;
   app: string;

@@ -9,13 +9,13 @@ export interface StepRetryOptions {
   maxRuns?: number;
   /** Pause before the second run; it doubles after each run. @default 250 */
   baseDelayMs?: number;
-  /** Longest pause. @default 10000 */
+  /** Maximum pause. @default 10000 */
   maxDelayMs?: number;
   signal?: AbortSignal;
 }
 
 /**
- * Runs an idempotent step again from its start when it failed because Fly kept answering
+ * Runs an idempotent step again from its start when it failed because Fly kept returning
  * 429 beyond the client's own retries, pausing for Retry-After (or a doubling backoff).
  * Failover steps are written to be re-run after a crash, so a re-run after a rate-limit
  * storm is safe; rolling the whole operation back would cost more calls.

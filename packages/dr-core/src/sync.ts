@@ -30,7 +30,7 @@ export interface SyncOptions {
   signal?: AbortSignal;
 }
 
-/** What a sync did. */
+/** Outcome of a sync. */
 export interface SyncReport {
   from: string;
   to: string;
@@ -45,7 +45,7 @@ export interface SyncReport {
   durationMs: number;
 }
 
-/** What a sync needs from its caller. */
+/** Inputs of a sync: app, clients and stores. */
 export interface SyncContext {
   app: string;
   databasePath: string;

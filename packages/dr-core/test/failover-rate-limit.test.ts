@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 describe('DisasterRecovery.failover under 429 storms', () => {
-  it('completes while the API answers 429', async () => {
+  it('completes while the API returns 429', async () => {
     const client = createFlyClient({
       token: sim.token,
       baseUrl: sim.apiUrl,
