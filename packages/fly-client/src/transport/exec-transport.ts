@@ -362,11 +362,8 @@ export class ExecTransport implements MachineTransport {
       const expected = Math.min(blockSize, total - offset);
 
       try {
-        const chunk = await this.#readBlock(
-          remotePath,
-          blockSize,
-          offset / blockSize,
-          plan.options.signal,
+        const chunk = await watch.guard(
+          this.#readBlock(remotePath, blockSize, offset / blockSize, plan.options.signal),
         );
         if (chunk.length !== expected) {
           throw sizeMismatch(this.machineId, remotePath, offset + expected, offset + chunk.length);
@@ -502,10 +499,12 @@ export class ExecTransport implements MachineTransport {
         throw new Error(`local file changed size during the upload at ${offset}`);
 
       try {
-        const result = await this.#call(
-          remoteCommands.appendBase64(temporary),
-          buffer.toString('base64'),
-          plan.options.signal,
+        const result = await watch.guard(
+          this.#call(
+            remoteCommands.appendBase64(temporary),
+            buffer.toString('base64'),
+            plan.options.signal,
+          ),
         );
         if (result.exitCode === EXIT_COMMAND_NOT_FOUND)
           throw toolMissing(this.machineId, 'base64', result.stderr);
