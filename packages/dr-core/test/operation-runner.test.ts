@@ -74,9 +74,9 @@ describe('runOperation', () => {
       { target: 'sin' },
     );
 
-    const error = await runOperation(journal, id, steps).catch(
-      (caught: unknown) => caught as Error & { code: string },
-    );
+    const error = (await runOperation(journal, id, steps).catch(
+      (caught: unknown) => caught,
+    )) as Error & { code: string };
 
     expect(error.code).toBe('DR_OPERATION_FAILED');
     expect(error.message).toContain('failed at step restore: restore broke on sin');
@@ -107,9 +107,9 @@ describe('runOperation', () => {
       { target: 'sin' },
     );
 
-    const error = await runOperation(journal, id, steps).catch(
-      (caught: unknown) => caught as Error & { hint: string },
-    );
+    const error = (await runOperation(journal, id, steps).catch(
+      (caught: unknown) => caught,
+    )) as Error & { hint: string };
 
     expect(error.hint).toContain(`flydr abort ${id}`);
     expect(journal.get(id).steps[0]?.status).toBe('done');
