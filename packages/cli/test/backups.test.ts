@@ -149,6 +149,20 @@ describe('flydr backups', () => {
     expect(pruneShape.parse(jsonOf(run)).removedIds).toEqual([1]);
   });
 
+  it('keeps the newest verified backup on delete', async () => {
+    const run = await flydr(['backups', 'delete', '2', '--yes', '--json']);
+    expect(run.code).toBe(2);
+    expect(errorShape.parse(jsonOf(run)).error.message).toMatch(/newest verified backup/);
+  });
+
+  it('refuses a delete off a terminal without --yes', async () => {
+    const run = await flydr(['backups', 'delete', '2', '--force']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/pass --yes/);
+    const list = backupsListShape.parse(jsonOf(await flydr(['backups', 'list', '--json'])));
+    expect(list.backups.map((b) => b.id)).toEqual([2]);
+  });
+
   it('rejects a negative --keep-days', async () => {
     const run = await flydr(['backups', 'prune', '--keep-days', '-1']);
     expect(run.code).toBe(2);

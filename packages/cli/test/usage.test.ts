@@ -16,6 +16,7 @@ const commandLines = [
   ['backups', 'show'],
   ['backups', 'verify'],
   ['backups', 'prune'],
+  ['backups', 'delete'],
   ['restore'],
   ['failover'],
   ['failback'],

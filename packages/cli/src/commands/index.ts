@@ -1,6 +1,7 @@
 import type { CommandDefinition, CommandGroup } from '../command.js';
 import { abortCommand } from './abort.js';
 import { backupCommand } from './backup.js';
+import { backupsDeleteCommand } from './backups-delete.js';
 import { backupsListCommand } from './backups-list.js';
 import { backupsPruneCommand } from './backups-prune.js';
 import { backupsShowCommand } from './backups-show.js';
@@ -25,12 +26,13 @@ export const commands: ReadonlyArray<CommandDefinition | CommandGroup> = [
   backupCommand,
   {
     command: 'backups <command>',
-    describe: 'list, show, verify and prune the catalogued backups',
+    describe: 'list, show, verify, prune and delete the catalogued backups',
     subcommands: [
       backupsListCommand,
       backupsShowCommand,
       backupsVerifyCommand,
       backupsPruneCommand,
+      backupsDeleteCommand,
     ],
   },
   restoreCommand,

@@ -1,0 +1,94 @@
+import { createFlyClient } from '@flydr/fly-client';
+import { describe, expect, it } from 'vitest';
+import { parseDuration } from '../src/duration.js';
+import { reportError } from '../src/error-exit.js';
+import { createMachineAccess } from '../src/machine-access.js';
+import { checkRegionCode } from '../src/region-code.js';
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['90s', 90_000],
+    ['30m', 1_800_000],
+    ['1h30m', 5_400_000],
+    ['1.5h', 5_400_000],
+  ])('parses %s', (text, ms) => {
+    expect(parseDuration(text, '--wait-for-capacity')).toBe(ms);
+  });
+
+  it.each(['', '30', 'soon', '30 m', '-5m', '1d'])('rejects %j', (text) => {
+    expect(() => parseDuration(text, '--wait-for-capacity')).toThrow(
+      `invalid --wait-for-capacity ${JSON.stringify(text)}`,
+    );
+  });
+});
+
+describe('checkRegionCode', () => {
+  it('accepts three lowercase letters', () => {
+    expect(checkRegionCode('sin', '--to')).toBe('sin');
+  });
+
+  it.each(['SIN', 'tokyo', 'n1t', ''])('rejects %j', (code) => {
+    expect(() => checkRegionCode(code, '--to')).toThrow(
+      `invalid region ${JSON.stringify(code)} for --to`,
+    );
+  });
+});
+
+describe('createMachineAccess', () => {
+  const client = createFlyClient({ token: 'unused', baseUrl: 'http://127.0.0.1:1' });
+  const base = { app: 'a', transport: 'ssh' as const, sshPort: 22, stateDir: '/tmp/flydr-state' };
+
+  it.each([
+    '127.0.0.1:10022',
+    '{machine}.vm.{app}.internal',
+    '[fdaa::3]:22',
+    'host',
+  ])('accepts --ssh-address %s', (address) => {
+    expect(typeof createMachineAccess(client, { ...base, sshAddress: address })).toBe('function');
+  });
+
+  it('rejects an unknown placeholder', () => {
+    expect(() => createMachineAccess(client, { ...base, sshAddress: '{host}.internal' })).toThrow(
+      'unknown placeholder {host}',
+    );
+  });
+
+  it('rejects a port on a template', () => {
+    expect(() =>
+      createMachineAccess(client, { ...base, sshAddress: '{machine}.vm.{app}.internal:2222' }),
+    ).toThrow('a template takes its port from --ssh-port');
+  });
+
+  it.each([0, 70_000, 1.5])('rejects --ssh-port %s', (port) => {
+    expect(() =>
+      createMachineAccess(client, { ...base, sshAddress: undefined, sshPort: port }),
+    ).toThrow(`invalid --ssh-port ${port}`);
+  });
+});
+
+describe('reportError', () => {
+  const coded = (code: string) => Object.assign(new Error(code), { code, hint: 'do this' });
+
+  it.each([
+    ['DR_NO_CAPACITY', 3],
+    ['DR_DIVERGED', 3],
+    ['DR_SPLIT_BRAIN', 3],
+    ['FLY_LEASE_CONFLICT', 3],
+    ['DR_UNKNOWN_REGION', 2],
+    ['DR_BACKUP_NOT_FOUND', 2],
+    ['FLY_UNAUTHORIZED', 2],
+    ['DR_INTERRUPTED', 4],
+    ['DR_TRANSFER_FAILED', 1],
+  ])('maps %s to exit %i', (code, exitCode) => {
+    expect(reportError(coded(code)).exitCode).toBe(exitCode);
+  });
+
+  it('keeps the operation id of a journaled failure', () => {
+    const error = Object.assign(new Error('failed'), {
+      code: 'DR_OPERATION_FAILED',
+      details: { operationId: 'failover-20261204T203302Z-5f2a9c' },
+    });
+    expect(reportError(error).operationId).toBe('failover-20261204T203302Z-5f2a9c');
+  });
+});
