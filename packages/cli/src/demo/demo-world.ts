@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createFlyClient } from '@flydr/fly-client';
 import type { Sim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
-import { UsageError } from '../exit-codes.js';
+import { CliError, ExitCode, UsageError } from '../exit-codes.js';
 import { createScheduleDatabase } from './schedule-database.js';
 
 /** The runbook's app, regions and mount. */
@@ -54,6 +54,7 @@ export interface DemoWorld {
  * @throws UsageError when `databaseFile` is not a SQLite database the app can write to.
  */
 export async function createDemoWorld(databaseFile: string | undefined): Promise<DemoWorld> {
+  const startSim = await loadSimulator();
   const dir = mkdtempSync(join(tmpdir(), 'flydr-demo-'));
   const originalPath = join(dir, 'original.db');
   try {
@@ -65,8 +66,6 @@ export async function createDemoWorld(databaseFile: string | undefined): Promise
   }
   const userTables = listTables(originalPath);
 
-  // Loaded here only: the product never loads the simulator outside the demo.
-  const { startSim } = await import('@flydr/fly-sim');
   const sim = await startSim({
     latencies: DEMO_LATENCIES,
     writeIntervalMs: 40,
@@ -110,6 +109,25 @@ export async function createDemoWorld(databaseFile: string | undefined): Promise
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/**
+ * Loads fly-sim. Only the demo does, so no other command loads the simulator.
+ *
+ * @throws CliError when the package cannot be loaded (not built, or broken).
+ */
+async function loadSimulator(): Promise<typeof import('@flydr/fly-sim').startSim> {
+  try {
+    return (await import('@flydr/fly-sim')).startSim;
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    throw new CliError(
+      `demo: the simulator package @flydr/fly-sim could not be loaded: ${reason}`,
+      ExitCode.OperationFailed,
+      'build the workspace with `pnpm install --frozen-lockfile && pnpm run build` (or `npm run demo`), then run the demo again',
+      { cause: error },
+    );
   }
 }
 
