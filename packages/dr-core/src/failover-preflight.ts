@@ -4,7 +4,7 @@ import { DrError } from './errors.js';
 import type { FailoverContext } from './failover-context.js';
 import type { FailoverState } from './failover-types.js';
 import type { Machine, MachineConfig } from './fly-types.js';
-import type { OperationRecord } from './journal.js';
+import type { OperationJournal, OperationRecord } from './journal.js';
 import { validateRegions } from './regions.js';
 import {
   describeMachines,
@@ -48,7 +48,7 @@ export async function preflight(
       { region: from },
     );
   }
-  refuseOtherOperations(context, app);
+  refuseUnfinished(context.journal, app, context.operationId);
 
   const source = await selectSourceMachine(client, app, databasePath, {
     region: from,
@@ -118,12 +118,16 @@ export async function preflight(
   };
 }
 
-/** Refuses when another operation of the app has steps that are not rolled back. */
-function refuseOtherOperations(context: FailoverContext, app: string): void {
-  const others = context.journal
+/**
+ * Rejects a new operation while another operation of the app has steps that are neither
+ * pending nor rolled back.
+ *
+ * @throws DrError `DR_REFUSED` naming the unfinished operation and the commands that end it.
+ */
+export function refuseUnfinished(journal: OperationJournal, app: string, exceptId?: string): void {
+  const other = journal
     .unfinished(app)
-    .filter((operation) => operation.id !== context.operationId && !isSettled(operation));
-  const other = others[0];
+    .find((operation) => operation.id !== exceptId && !isSettled(operation));
   if (other !== undefined) {
     throw new DrError(
       'DR_REFUSED',

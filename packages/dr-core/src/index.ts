@@ -73,7 +73,7 @@ export {
   startFailover,
 } from './failover.js';
 export type { FailoverContext } from './failover-context.js';
-export { GENERATION_KEY, isSettled, ROLE_KEY } from './failover-preflight.js';
+export { GENERATION_KEY, isSettled, ROLE_KEY, refuseUnfinished } from './failover-preflight.js';
 export {
   FAILOVER_STEPS,
   type FailoverParams,

@@ -13,6 +13,7 @@ import {
   resumeFailover,
   startFailover,
 } from './failover.js';
+import { refuseUnfinished } from './failover-preflight.js';
 import type {
   FailoverParams,
   FailoverReport,
@@ -146,20 +147,24 @@ export function createRecoveryOperations(host: RecoveryHost): RecoveryOperations
     failover: (options) =>
       host.locked('failover', async (catalog) => {
         const context = base('failover', catalog);
+        refuseUnfinished(context.journal, host.app);
         return startFailover(context, await params(context, options), options);
       }),
     planFailover: (options) =>
       host.locked('failover', async (catalog) => {
         const context = base('failover', catalog);
+        refuseUnfinished(context.journal, host.app);
         return planFailover(context, await params(context, options), options);
       }),
     failback: (options = {}) =>
-      host.locked('failback', (catalog) =>
-        runFailback(base('failback', catalog), host.app, host.databasePath, {
+      host.locked('failback', (catalog) => {
+        const context = base('failback', catalog);
+        refuseUnfinished(context.journal, host.app);
+        return runFailback(context, host.app, host.databasePath, {
           ...options,
           check: options.check ?? host.check,
-        }),
-      ),
+        });
+      }),
     resume: (operationId, options = {}) =>
       host.locked('failover', (catalog) =>
         resumeFailover(base('resume', catalog), operationId, options),

@@ -196,11 +196,14 @@ describe('DisasterRecovery.status', () => {
     await expect(crash).rejects.toThrow('killed');
     const status = await ctx.dr.status();
     const [operation] = status.unfinishedOperations;
+    const second = await rejection(ctx.dr.failover({ to: 'sin', ...simRunOptions(sim) }));
     await ctx.dr.abort(operation?.id as string, simRunOptions(sim));
     await ctx.dr.close();
 
     expect(status.warnings.map((warning) => warning.code)).toContain('unfinished-operation');
     expect(operation?.kind).toBe('failover');
+    expect(second.code).toBe('DR_REFUSED');
+    expect(second.hint).toContain(`flydr resume ${operation?.id}`);
   });
 });
 
