@@ -34,15 +34,17 @@ export interface CheckpointedDatabase extends VerifiedDatabase {
 }
 
 /**
- * Folds a copied database and its `-wal` into one self-contained file at `outputPath`, in
- * rollback (DELETE) journal mode, and verifies it. The inputs are never modified: the pair
- * is copied into a temporary directory beside `outputPath` first, because SQLite writes to
- * both files while it checkpoints. The `-shm` is never needed: SQLite rebuilds the
- * WAL index from the WAL itself.
+ * Folds a copied database and its `-wal` into one self-contained file at `outputPath` and
+ * verifies it. The inputs are never modified: the pair is copied into a temporary
+ * directory beside `outputPath` first, because SQLite writes to both files while it
+ * checkpoints. The `-shm` is never needed, because SQLite rebuilds the WAL index from the
+ * WAL itself.
  *
- * The output is in DELETE mode so that a backup is one file that opens read-only without
- * creating `-wal`/`-shm` beside it. The source's mode is returned, so a restore can switch
- * the file back to WAL before it is put in place.
+ * The output keeps the source's journal mode flag (a WAL-mode source gives a WAL-mode file
+ * with every frame folded in and no `-wal`). Converting it would rewrite its header, so the
+ * sha256 of a verified transfer could not stand for the file. A restore sets the mode it
+ * needs anyway. Opening the file read-write makes SQLite create an empty `-wal` and `-shm`
+ * beside it, which verification removes again.
  *
  * @throws DrError `DR_NOT_SQLITE`, `DR_TRUNCATED`, `DR_CORRUPT` for bad inputs,
  *   `DR_FILE_EXISTS` when `outputPath` exists, `DR_NO_SPACE` when the disk fills up.
@@ -87,20 +89,54 @@ async function copyInto(from: string, to: string): Promise<void> {
   }
 }
 
+/** Options of {@link checkpointInPlace}. */
+export interface CheckpointInPlaceOptions {
+  /** @default 'quick' */
+  check?: CheckKind;
+  /**
+   * sha256 of the file as it was written (for example by a verified transfer). Used only
+   * when there is no WAL to fold in, so the file is not modified and need not be hashed again.
+   */
+  knownSha256?: string;
+}
+
 /**
- * Checkpoints `databasePath` together with the `-wal` beside it, in place, and leaves one
- * file in DELETE journal mode, flushed to disk and verified. Use it only on copies in a
- * directory that nothing else touches.
+ * Folds the `-wal` beside `databasePath` into it, in place, and leaves one self-contained
+ * file (no `-wal`, no `-shm`), flushed to disk and verified. The journal mode flag in the
+ * header stays as the source had it. Use it only on copies in a directory that nothing
+ * else touches.
  *
  * @throws DrError as {@link checkpointWalPair}.
  */
 export async function checkpointInPlace(
   databasePath: string,
-  check: CheckKind = 'quick',
+  options: CheckpointInPlaceOptions | CheckKind = {},
 ): Promise<CheckpointedDatabase> {
+  const { check = 'quick', knownSha256 } =
+    typeof options === 'string' ? { check: options } : options;
   const header = await readDatabaseHeaderFile(databasePath);
   const walFrames = await validateWal(`${databasePath}-wal`, header.pageSize);
 
+  if (walFrames > 0) {
+    foldWalInto(databasePath);
+  }
+  await removeQuietly(`${databasePath}-wal`);
+  await removeQuietly(`${databasePath}-shm`);
+  await chmod(databasePath, 0o600);
+  await fsyncFile(databasePath);
+  await fsyncDirectory(dirname(databasePath));
+  const verified = await verifyDatabaseFile(databasePath, {
+    check,
+    ...(walFrames === 0 && knownSha256 !== undefined ? { knownSha256 } : {}),
+  });
+  return {
+    ...verified,
+    sourceJournalMode: header.writeVersion === 2 ? 'wal' : 'delete',
+    walFramesCheckpointed: walFrames,
+  };
+}
+
+function foldWalInto(databasePath: string): void {
   let db: Database.Database | undefined;
   try {
     db = new Database(databasePath, { fileMustExist: true });
@@ -119,19 +155,9 @@ export async function checkpointInPlace(
       { path: databasePath, cause: error },
     );
   } finally {
+    // Closing the last connection to a WAL database removes its (now empty) -wal.
     db?.close();
   }
-
-  await removeQuietly(`${databasePath}-shm`);
-  await chmod(databasePath, 0o600);
-  await fsyncFile(databasePath);
-  await fsyncDirectory(dirname(databasePath));
-  const verified = await verifyDatabaseFile(databasePath, { check });
-  return {
-    ...verified,
-    sourceJournalMode: header.writeVersion === 2 ? 'wal' : 'delete',
-    walFramesCheckpointed: walFrames,
-  };
 }
 
 /** Checks the WAL header and returns the number of whole frames in the WAL (0 when absent). */
@@ -161,7 +187,7 @@ async function validateWal(walPath: string, pageSize: number): Promise<number> {
   return Math.floor((size - WAL_HEADER_LENGTH) / (24 + pageSize));
 }
 
-/** Copies every committed WAL frame into the main file, then leaves WAL mode. */
+/** Copies every committed WAL frame into the main file. */
 function foldWal(db: Database.Database, databasePath: string): void {
   const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as {
     busy: number;
@@ -172,15 +198,6 @@ function foldWal(db: Database.Database, databasePath: string): void {
     throw new DrError(
       'DR_CORRUPT',
       `checkpoint of ${databasePath} stopped early: ${result.checkpointed} of ${result.log} WAL frames copied`,
-      'Another process has the copy open; make sure nothing else uses the temporary directory.',
-      { path: databasePath },
-    );
-  }
-  const mode = String(db.pragma('journal_mode = DELETE', { simple: true }));
-  if (mode !== 'delete') {
-    throw new DrError(
-      'DR_CORRUPT',
-      `${databasePath} stayed in ${mode} journal mode after the checkpoint`,
       'Another process has the copy open; make sure nothing else uses the temporary directory.',
       { path: databasePath },
     );

@@ -1,15 +1,13 @@
-import { chmod } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { CheckpointedDatabase } from './checkpoint.js';
-import { fsyncDirectory, fsyncFile, removeQuietly } from './durable-fs.js';
+import { type CheckpointedDatabase, checkpointInPlace } from './checkpoint.js';
+import { removeQuietly } from './durable-fs.js';
 import { DrError, errnoOf, fileSystemError, messageOf } from './errors.js';
 import { readDatabaseHeaderFile } from './sqlite-header.js';
-import { type CheckKind, verifyDatabaseFile } from './verify.js';
+import type { CheckKind } from './verify.js';
 
 /**
  * Takes a consistent snapshot of a local database, which may be in use by another
- * process, with SQLite's online backup API, into `outputPath` (rollback journal mode,
+ * process, with SQLite's online backup API, into `outputPath` (one self-contained file,
  * mode 0600, fsynced) and verifies it. Commits still in the source's `-wal` are included,
  * because the backup reads through SQLite.
  *
@@ -29,18 +27,10 @@ export async function snapshotLocalDatabase(
     } finally {
       source.close();
     }
-    const output = new Database(outputPath, { fileMustExist: true });
-    try {
-      output.pragma('journal_mode = DELETE');
-    } finally {
-      output.close();
-    }
-    await chmod(outputPath, 0o600);
-    await fsyncFile(outputPath);
-    await fsyncDirectory(dirname(outputPath));
-    const verified = await verifyDatabaseFile(outputPath, { check });
+    // The backup's destination connection may leave a -wal; fold it in like any snapshot.
+    const checkpointed = await checkpointInPlace(outputPath, { check });
     return {
-      ...verified,
+      ...checkpointed,
       sourceJournalMode: header.writeVersion === 2 ? 'wal' : 'delete',
       walFramesCheckpointed: 0,
     };

@@ -94,7 +94,7 @@ export async function chooseStrategy(
 
 /**
  * Takes a consistent snapshot of a live remote database with the given strategy, and
- * leaves it verified at `outputPath` in DELETE journal mode.
+ * leaves it verified at `outputPath` as one self-contained file.
  *
  * @throws DrError `DR_REMOTE_DB_MISSING`, `DR_NO_SPACE` (local disk, or the volume for
  *   sqlite3-backup), `DR_CONCURRENT_CHANGE`, `DR_REMOTE_COMMAND`, `DR_TRANSFER_FAILED`,
@@ -131,6 +131,7 @@ export async function snapshotWithSqlite3Backup(
 
   const remoteTemp = remoteTempPath(databasePath, 'snapshot');
   let transferredBytes = 0;
+  let knownSha256: string | undefined;
   try {
     await step(options, 'remote-copy', () => runSqlite3Backup(options, remoteTemp));
     const result = await step(options, 'download', () =>
@@ -141,6 +142,7 @@ export async function snapshotWithSqlite3Backup(
         }),
     );
     transferredBytes = result.bytes;
+    knownSha256 = result.sha256;
   } finally {
     await transport.remove(remoteTemp).catch((error: unknown) => {
       options.logger.warn('could not remove the snapshot file on the volume', {
@@ -152,7 +154,7 @@ export async function snapshotWithSqlite3Backup(
   }
 
   const checkpointed = await step(options, 'checkpoint', () =>
-    checkpointInPlace(outputPath, options.check),
+    checkpointInPlace(outputPath, { ...checkOption(options), knownSha256 }),
   );
   return {
     ...checkpointed,
@@ -227,7 +229,7 @@ export async function snapshotWithCopyValidate(
     transferredBytes += copy.bytes;
     if (copy.changes.length === 0) {
       const checkpointed = await step(options, 'checkpoint', () =>
-        checkpointInPlace(outputPath, options.check),
+        checkpointInPlace(outputPath, { ...checkOption(options), knownSha256: copy.mainSha256 }),
       );
       return {
         ...checkpointed,
@@ -264,6 +266,8 @@ export async function snapshotWithCopyValidate(
 interface PairCopy {
   before: LiveDatabaseState;
   bytes: number;
+  /** sha256 of the downloaded main file, as the transfer verified it. */
+  mainSha256?: string;
   /** Fields that moved between the two reads, empty for a consistent copy. */
   changes: string[];
 }
@@ -281,12 +285,14 @@ async function copyPairOnce(options: RemoteSnapshotOptions): Promise<PairCopy> {
   }
 
   let bytes = 0;
+  let mainSha256: string | undefined;
   try {
     const main = await transport.download(databasePath, outputPath, {
       ...transferOptions(options, 'download', databasePath),
       resume: false,
     });
     bytes += main.bytes;
+    mainSha256 = main.sha256;
     if (before.walSize > 0) {
       const wal = await transport.download(walPath, `${outputPath}-wal`, {
         ...transferOptions(options, 'download', walPath),
@@ -304,7 +310,16 @@ async function copyPairOnce(options: RemoteSnapshotOptions): Promise<PairCopy> {
   }
 
   const after = await readRemoteState(transport, databasePath, options.signal);
-  return { before, bytes, changes: diffLiveDatabaseState(before, after) };
+  return {
+    before,
+    bytes,
+    changes: diffLiveDatabaseState(before, after),
+    ...(mainSha256 === undefined ? {} : { mainSha256 }),
+  };
+}
+
+function checkOption(options: RemoteSnapshotOptions): { check?: CheckKind } {
+  return options.check === undefined ? {} : { check: options.check };
 }
 
 /** Runs a snapshot step, with events when the caller asked for them. */

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { checkpointWalPair } from '../src/checkpoint.js';
+import { checkpointInPlace, checkpointWalPair } from '../src/checkpoint.js';
 import { sha256File } from '../src/durable-fs.js';
 import { type DrError, isDrError } from '../src/errors.js';
 import { copyChinook, insertEvents, openWalDatabase, readEventIds, tempDir } from './helpers.js';
@@ -66,14 +66,24 @@ describe('checkpointWalPair', () => {
     expect(() => readEventIds(outputPath)).toThrow(/no such table: events/);
   });
 
-  it('writes one file in DELETE mode', async () => {
+  it('writes one file without sidecars', async () => {
     const dir = tempDir();
     const { databasePath, walPath } = copyLivePair(dir);
     const outputPath = join(dir, 'out.db');
-    const result = await checkpointWalPair({ databasePath, walPath, outputPath });
-    expect(result.description.journalMode).toBe('delete');
+    await checkpointWalPair({ databasePath, walPath, outputPath });
     expect(existsSync(`${outputPath}-wal`)).toBe(false);
     expect(existsSync(`${outputPath}-shm`)).toBe(false);
+  });
+
+  it('keeps the source journal mode', async () => {
+    const dir = tempDir();
+    const { databasePath, walPath } = copyLivePair(dir);
+    const result = await checkpointWalPair({
+      databasePath,
+      walPath,
+      outputPath: join(dir, 'o.db'),
+    });
+    expect(result.description.journalMode).toBe('wal');
   });
 
   it('returns the output hash and a passed check', async () => {
@@ -157,5 +167,28 @@ describe('checkpointWalPair', () => {
     const { databasePath, walPath } = copyLivePair(dir);
     await checkpointWalPair({ databasePath, walPath, outputPath: join(dir, 'out.db') });
     expect(readdirSync(dir).filter((name) => name.includes('flydr-tmp'))).toEqual([]);
+  });
+});
+
+describe('checkpointInPlace', () => {
+  it('leaves a file without a WAL unchanged', async () => {
+    const dir = tempDir();
+    const path = copyChinook(dir);
+    const before = await sha256File(path);
+    const result = await checkpointInPlace(path);
+    expect(result.sha256).toBe(before);
+    expect(await sha256File(path)).toBe(before);
+  });
+
+  it('trusts a known hash only for an unchanged file', async () => {
+    const dir = tempDir();
+    const path = copyChinook(dir);
+    const unchanged = await checkpointInPlace(path, { knownSha256: 'f'.repeat(64) });
+    const folded = copyLivePair(dir);
+    const changed = await checkpointInPlace(folded.databasePath, {
+      knownSha256: 'f'.repeat(64),
+    });
+    expect(unchanged.sha256).toBe('f'.repeat(64));
+    expect(changed.sha256).toBe(await sha256File(folded.databasePath));
   });
 });
