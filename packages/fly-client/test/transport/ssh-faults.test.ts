@@ -128,6 +128,19 @@ describe('SshTransport faults on an ssh2 server', () => {
     expect(await exists(`${target}.flydr-partial`)).toBe(false);
   });
 
+  it('detects a corrupted upload', async () => {
+    server.faults.corruptWriteOffset = randomInt(0, FILE_SIZE);
+    const transport = await SshTransport.connect(options());
+    const target = join(work, 'corrupt-upload.db');
+
+    const error = await rejection(transport.upload(source, target));
+    await transport.close();
+
+    expect(isTransportError(error, 'TRANSPORT_CHECKSUM_MISMATCH')).toBe(true);
+    expect(await exists(target)).toBe(false);
+    expect(await exists(`${target}.flydr-partial`)).toBe(false);
+  });
+
   it('restarts a resumed file that fails the checksum', async () => {
     const target = join(work, 'bad-partial.db');
     const badPrefix = Buffer.from(content.subarray(0, 500_000));

@@ -9,10 +9,12 @@ const { STATUS_CODE } = utils.sftp;
 
 /** Faults the test server injects into SFTP traffic; each applies to the next connection that hits it. */
 export interface Ssh2ServerFaults {
-  /** Drops the TCP connection once after this many file bytes were read or written. */
+  /** Closes the TCP connection once after this many file bytes were read or written. */
   dropAfterBytes?: number;
   /** Flips the byte at this file offset in every READ reply that covers it. */
   corruptOffset?: number;
+  /** Flips the byte at this file offset in every WRITE that covers it. */
+  corruptWriteOffset?: number;
   /** Stops answering READ requests after this many bytes. */
   stallAfterBytes?: number;
   /** Delays every READ reply. */
@@ -151,7 +153,9 @@ function serveSftp(
     const drop = state.faults.dropAfterBytes;
     if (drop !== undefined && bytesMoved >= drop) {
       state.faults.dropAfterBytes = undefined;
-      (client as unknown as { _sock: { destroy(): void } })._sock.destroy();
+      // End the socket rather than reset it, so the bytes already sent still arrive and the
+      // client has a partial file to resume from.
+      (client as unknown as { _sock: { end(): void } })._sock.end();
     }
   };
 
@@ -211,6 +215,10 @@ function serveSftp(
   sftp.on('WRITE', async (reqid, handle, offset, data) => {
     const open = handleOf(handle);
     if (!open) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    const corrupt = state.faults.corruptWriteOffset;
+    if (corrupt !== undefined && corrupt >= offset && corrupt < offset + data.length) {
+      data[corrupt - offset] = (data[corrupt - offset] ?? 0) ^ 0xff;
+    }
     try {
       await open.file.write(data, 0, data.length, offset);
       sftp.status(reqid, STATUS_CODE.OK);
