@@ -101,7 +101,7 @@ describe('SshTransport against fly-sim', () => {
     const transport = await sshFactory(await client.machines.get(APP, machineId));
     // Cut late enough that the first bytes have reached the partial file, whatever the sim
     // had in flight when it reset the connection.
-    sim.dropSshAfterBytes(machineId, randomInt(FILE_SIZE / 2, FILE_SIZE - 100_000));
+    sim.dropSshAfterBytes(machineId, randomInt(Math.floor(FILE_SIZE / 2), FILE_SIZE - 100_000));
     const result = await transport.download('/app/data/big.db', join(work, 'big.db'));
     await transport.close();
 
