@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -139,6 +139,20 @@ describe('SshTransport faults on an ssh2 server', () => {
     expect(isTransportError(error, 'TRANSPORT_CHECKSUM_MISMATCH')).toBe(true);
     expect(await exists(target)).toBe(false);
     expect(await exists(`${target}.flydr-partial`)).toBe(false);
+  });
+
+  it('reports a full local disk', async () => {
+    // Writes to /dev/full fail with ENOSPC, as on a full disk.
+    const target = join(work, 'full-disk.db');
+    await symlink('/dev/full', `${target}.flydr-partial`);
+    const transport = await SshTransport.connect(options());
+
+    const error = await rejection(transport.download(source, target));
+    await transport.close();
+
+    expect(isTransportError(error, 'TRANSPORT_DISK_FULL')).toBe(true);
+    expect((error as Error).message).toContain('local disk full');
+    expect(await exists(target)).toBe(false);
   });
 
   it('restarts a resumed file that fails the checksum', async () => {
