@@ -39,7 +39,7 @@ describe('flydr regions', () => {
     try {
       const run = await flydr(['regions', 'sin']);
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/^sin\s+Singapore.*\snone\s+0/m);
+      expect(run.stdout).toMatch(/^sin\s+Singapore, Singapore\s+none$/m);
     } finally {
       sim.setCapacity('sin', { machines: Number.POSITIVE_INFINITY });
     }
@@ -48,7 +48,7 @@ describe('flydr regions', () => {
   it('lists every region as a table', async () => {
     const run = await flydr(['regions']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^REGION\s+NAME\s+CAPACITY\s+MACHINES/m);
+    expect(run.stdout).toMatch(/^REGION\s+NAME\s+CAPACITY$/m);
     expect(run.stdout).toMatch(/^ams\s/m);
   });
 

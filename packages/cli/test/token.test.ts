@@ -39,7 +39,7 @@ describe('resolveToken', () => {
 
   it('rejects a malformed config token without echoing it', async () => {
     const home = await homeWithConfig('access_token: "unterminated-secret\n');
-    const error = await resolveToken({}, home).catch((caught: unknown) => caught as Error);
+    const error = (await resolveToken({}, home).catch((caught: unknown) => caught)) as Error;
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(/access_token is not a plain or quoted string/);
     expect(error.message).not.toContain('unterminated-secret');

@@ -58,7 +58,6 @@ export const regionsCommand: CommandDefinition = {
         header: 'CAPACITY',
         value: (r) => (r.canPlace ? 'yes' : 'none'),
       },
-      { header: 'MACHINES', value: (r) => String(r.count), right: true },
       { header: '', value: (r) => (r.region === shape.region ? 'current primary' : '') },
     ]);
     context.out.result({
