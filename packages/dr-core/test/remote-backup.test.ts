@@ -1,16 +1,23 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createExecTransportFactory } from '@flydr/fly-client/transport';
 import type { Sim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDisasterRecovery } from '../src/disaster-recovery.js';
 import { type DrError, isDrError } from '../src/errors.js';
 import { chinookFixture, tempDir } from './helpers.js';
-import { seedApp, startTestSim, waitForRows } from './sim-setup.js';
+import { DATABASE_PATH, seedApp, startTestSim, waitForRows } from './sim-setup.js';
 
 let sim: Sim;
 
 beforeAll(async () => {
   sim = await startTestSim({ images: { 'registry.fly.io/no-sqlite3:1': { sqlite3: false } } });
+});
+
+afterEach(() => {
+  // No test may write the database files of a running app.
+  expect(sim.violations()).toEqual([]);
 });
 
 afterAll(async () => {
@@ -304,5 +311,25 @@ describe('DisasterRecovery.backup failures', () => {
 
   it('leaves no violations', () => {
     expect(sim.violations()).toEqual([]);
+  });
+});
+
+describe('DisasterRecovery.backup over the exec API', () => {
+  it('snapshots through ExecTransport', async () => {
+    const ctx = await seedApp(sim);
+    const dr = createDisasterRecovery({
+      app: ctx.app,
+      databasePath: DATABASE_PATH,
+      client: ctx.client,
+      transportFactory: createExecTransportFactory({ app: ctx.app, machines: ctx.client.machines }),
+      stateDir: ctx.stateDir,
+    });
+    await waitForRows(sim, ctx.machineId, 20);
+    const committed = sim.appWriter(ctx.machineId).committedIds();
+    const backup = await dr.backup();
+    await dr.close();
+    await ctx.dr.close();
+    expect(backup.strategy).toBe('sqlite3-backup');
+    expect(missing(committed, writeIds(backup.path))).toEqual([]);
   });
 });

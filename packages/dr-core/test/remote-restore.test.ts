@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FlyClient } from '@flydr/fly-client';
 import type { Sim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DrError, isDrError } from '../src/errors.js';
 import type { DrEvent } from '../src/events.js';
 import { tempDir } from './helpers.js';
@@ -19,6 +19,11 @@ beforeAll(async () => {
     writeIntervalMs: 20,
     images: { [NO_SQLITE3_IMAGE]: { sqlite3: false } },
   });
+});
+
+afterEach(() => {
+  // No test may write the database files of a running app.
+  expect(sim.violations()).toEqual([]);
 });
 
 afterAll(async () => {
