@@ -1,5 +1,6 @@
 import type { FailoverReport } from '@flydr/dr-core';
 import type { CommandContext } from './context.js';
+import { CliError, ExitCode } from './exit-codes.js';
 import { formatDuration } from './output.js';
 
 /** Converts a failover or failback report to its `--json` shape, documented in docs/cli-json.md. */
@@ -30,6 +31,51 @@ export function printFailoverReport(context: CommandContext, report: FailoverRep
   );
   context.out.line(`  RTO ${formatDuration(report.rtoMs)} (fence to healthy target)`);
   context.out.line(`  final snapshot: backup ${report.backupId}`);
+}
+
+/** Run options that pause a journaled operation at the next step boundary on Ctrl-C. */
+export interface PausableRun {
+  afterStepPersisted: (step: string) => void;
+  onRunnerEvent: (event: { type: string; operationId?: string }) => void;
+}
+
+/**
+ * Runs a journaled operation (failover, failback, resume) so that Ctrl-C (SIGINT) pauses
+ * it: the step that runs finishes and is journaled, then the command ends with exit code
+ * 4, leaving the operation for `flydr resume` or `flydr abort`. A second Ctrl-C ends the
+ * process at once; the journal then shows the operation as interrupted.
+ */
+export async function withPause<T>(
+  context: CommandContext,
+  work: (run: PausableRun) => Promise<T>,
+): Promise<T> {
+  let paused = false;
+  let operationId: string | undefined;
+  const onSignal = () => {
+    paused = true;
+    context.out.warn(
+      'interrupted: pausing after the step that runs now; press Ctrl-C again to stop at once',
+    );
+  };
+  process.once('SIGINT', onSignal);
+  try {
+    return await work({
+      onRunnerEvent: (event) => {
+        operationId = event.operationId ?? operationId;
+      },
+      afterStepPersisted: (step) => {
+        if (!paused) return;
+        const id = operationId ?? '<id>';
+        throw new CliError(
+          `interrupted: ${id} is paused after step ${step}`,
+          ExitCode.Interrupted,
+          `run \`flydr resume ${id}\` to continue, or \`flydr abort ${id}\` to roll back`,
+        );
+      },
+    });
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+  }
 }
 
 /**

@@ -229,6 +229,27 @@ describe('flydr resume and abort', () => {
     expect(sim.violations()).toEqual([]);
   });
 
+  it('pauses a failover on Ctrl-C with exit 4', async () => {
+    const target = await startSimApp(sim);
+    const running = startCli(['failover', '--to', 'sin', '--yes', ...target.args], {
+      cwd: target.dir,
+      env: target.env,
+    });
+    await running.waitForStderr(/\[3\] fence/);
+    running.child.kill('SIGINT');
+    const run = await running.done;
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/interrupted: failover-\S+ is paused after step fence/);
+    expect(run.stderr).toMatch(/flydr resume failover-/);
+
+    const status = statusShape.parse(jsonOf(await flydr(target, ['status', '--json'])));
+    expect(status.unfinishedOperations[0]?.status).toBe('interrupted');
+    const resumed = await flydr(target, ['resume', '--yes', '--json']);
+    expect(resumed.code).toBe(0);
+    expect(failoverShape.parse(jsonOf(resumed)).rpoMs).toBe(0);
+    expect(sim.violations()).toEqual([]);
+  });
+
   it('names the missing operation', async () => {
     const target = await startSimApp(sim);
     const run = await flydr(target, ['resume', '--yes']);

@@ -1,7 +1,7 @@
 import type { FailbackOptions } from '@flydr/dr-core';
 import type { CommandDefinition } from '../command.js';
 import { parseDuration } from '../duration.js';
-import { failoverJson, printFailoverReport, withInterrupt } from '../failover-output.js';
+import { failoverJson, printFailoverReport, withPause } from '../failover-output.js';
 import { formatDuration } from '../output.js';
 import { checkRegionCode } from '../region-code.js';
 import { checkUrl } from '../url.js';
@@ -58,7 +58,7 @@ export const failbackCommand: CommandDefinition = {
         `waiting up to ${formatDuration(options.waitForCapacityMs)} for capacity in ${to}`,
       );
     }
-    const report = await withInterrupt(context, (signal) => dr.failback({ ...options, signal }));
+    const report = await withPause(context, (run) => dr.failback({ ...options, ...run }));
     printFailoverReport(context, report);
     context.out.result(failoverJson(report));
   },

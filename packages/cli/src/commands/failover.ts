@@ -2,7 +2,7 @@ import type { DisasterRecovery, FailoverOptions } from '@flydr/dr-core';
 import type { CommandDefinition } from '../command.js';
 import { parseDuration } from '../duration.js';
 import { UsageError } from '../exit-codes.js';
-import { failoverJson, printFailoverReport, withInterrupt } from '../failover-output.js';
+import { failoverJson, printFailoverReport, withPause } from '../failover-output.js';
 import { checkRegionCode } from '../region-code.js';
 import { checkUrl } from '../url.js';
 
@@ -68,7 +68,7 @@ export const failoverCommand: CommandDefinition = {
     await context.confirm(
       `fail over ${app} from ${from} to ${options.to}? The app in ${from} stops and the database moves.`,
     );
-    const report = await withInterrupt(context, (signal) => dr.failover({ ...options, signal }));
+    const report = await withPause(context, (run) => dr.failover({ ...options, ...run }));
     printFailoverReport(context, report);
     context.out.result(failoverJson(report));
   },

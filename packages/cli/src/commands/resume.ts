@@ -1,5 +1,5 @@
 import type { CommandDefinition } from '../command.js';
-import { failoverJson, printFailoverReport, withInterrupt } from '../failover-output.js';
+import { failoverJson, printFailoverReport, withPause } from '../failover-output.js';
 import { chooseOperation } from '../operation-choice.js';
 
 /** `flydr resume [ID]`: continues an interrupted failover or failback. */
@@ -23,7 +23,7 @@ export const resumeCommand: CommandDefinition = {
     const next = record.steps.find((step) => step.status !== 'done');
     await context.confirm(`resume ${record.kind} ${id} of ${dr.app} at step ${next?.name ?? '?'}?`);
 
-    const report = await withInterrupt(context, (signal) => dr.resume(id, { signal }));
+    const report = await withPause(context, (run) => dr.resume(id, run));
     printFailoverReport(context, report);
     context.out.result(failoverJson(report));
   },
