@@ -65,6 +65,10 @@ export interface SyncContext {
  * ends as it was (started or stopped). The active primary is never overwritten unless
  * forced, and neither is a target whose database changed since flydr recorded it.
  *
+ * NOTE: a sync is not journaled. A failed restore rolls itself back, but a process killed
+ * during the restore can leave the target in maintenance mode; the next sync or failover
+ * reports it.
+ *
  * @throws DrError `DR_REFUSED` (the target is the active primary), `DR_DIVERGED`,
  *   `DR_UNKNOWN_REGION`, the machine selection, backup and restore errors.
  */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createFlyClient } from '@flydr/fly-client';
 import type { Sim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,67 @@ describe('DisasterRecovery.prepareStandby', () => {
     await ctx.dr.close();
 
     expect(report.targetMachineId).toBe(standby.machineId);
+  });
+});
+
+describe('DisasterRecovery.prepareStandby requests', () => {
+  it('sends compute hints with the volume', async () => {
+    const bodies: { path: string; body: string }[] = [];
+    const recording = sim.dispatcher();
+    const dispatch = recording.dispatch.bind(recording);
+    recording.dispatch = (options, handler) => {
+      if (options.method === 'POST') {
+        bodies.push({ path: options.path, body: String(options.body ?? '') });
+      }
+      return dispatch(options, handler);
+    };
+    const client = createFlyClient({
+      token: sim.token,
+      baseUrl: sim.apiUrl,
+      graphqlUrl: sim.graphqlUrl,
+      dispatcher: recording,
+      rateLimit: false,
+    });
+    const ctx = await seedApp(sim, { extra: { client } });
+    const standby = await ctx.dr.prepareStandby({ region: 'sin' });
+    await ctx.dr.close();
+    const create = bodies.find((request) => request.path.endsWith('/volumes'));
+    const sent = JSON.parse(create?.body ?? '{}') as Record<string, unknown>;
+
+    expect(standby.createdVolume).toBe(true);
+    expect(sent.region).toBe('sin');
+    expect(sent.compute).toEqual({ cpu_kind: 'shared', cpus: 1, memory_mb: 256 });
+    expect(sent.compute_image).toBe(`registry.fly.io/${ctx.app}:deployment-1`);
+  });
+});
+
+describe('DisasterRecovery.failover input', () => {
+  it('lists the valid codes for an unknown target', async () => {
+    const ctx = await seedApp(sim);
+    const error = await rejection(ctx.dr.failover({ to: 'tokyo' }));
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_UNKNOWN_REGION');
+    expect(error.hint).toContain('nrt');
+  });
+
+  it('rejects the source region as target', async () => {
+    const ctx = await seedApp(sim);
+    const error = await rejection(ctx.dr.failover({ to: 'nrt' }));
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_INVALID_INPUT');
+  });
+
+  it('needs a volume when creating one is off', async () => {
+    const ctx = await seedApp(sim);
+    const error = await rejection(ctx.dr.failover({ to: 'sin', createVolume: false }));
+    const volumes = (await ctx.client.volumes.list(ctx.app)).filter((v) => v.region === 'sin');
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_REFUSED');
+    expect(error.hint).toContain('standby prepare');
+    expect(volumes).toEqual([]);
   });
 });
 
@@ -174,10 +236,12 @@ describe('DisasterRecovery.status', () => {
       const ctx = await seedApp(split);
       await split.seedMachine(ctx.app, { region: 'sin' });
       const status = await ctx.dr.status();
+      const failover = await rejection(ctx.dr.failover({ from: 'nrt', to: 'sin' }));
       await ctx.dr.close();
 
       expect(status.warnings.map((warning) => warning.code)).toContain('two-writers');
       expect(status.primary).toBeNull();
+      expect(failover.code).toBe('DR_SPLIT_BRAIN');
     } finally {
       await split.close();
     }
