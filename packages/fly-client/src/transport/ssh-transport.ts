@@ -171,8 +171,11 @@ export class SshTransport implements MachineTransport {
         },
       );
     }
-    const current = await this.#connection?.catch(() => undefined);
+    const pending = this.#connection;
+    const current = await pending?.catch(() => undefined);
     if (current && !current.closed) return current;
+    // Another caller may have started a new connection while this one waited.
+    if (this.#connection !== pending) return this.#session();
 
     this.#connection = this.#openVerified();
     try {
