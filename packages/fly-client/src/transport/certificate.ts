@@ -42,7 +42,7 @@ export interface SshCertificateClient {
 }
 
 /**
- * Returns a {@link CertificateIssuer} that asks Fly's GraphQL API (`issueCertificate`) for a
+ * Returns a {@link CertificateIssuer} that requests, through Fly's GraphQL mutation `issueCertificate`, a
  * certificate valid for `app`.
  */
 export function flyCertificateIssuer(

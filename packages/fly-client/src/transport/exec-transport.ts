@@ -70,7 +70,7 @@ export interface MachineExecApi {
 /** Calls one chunk may take, counting retries after failures. */
 const MAX_CHUNK_ATTEMPTS = 8;
 
-/** Tries of one exec call that Fly answers with 429 (rate limited). */
+/** Attempts of one exec call that Fly rejects with 429 (rate limited). */
 const MAX_RATE_LIMITED_ATTEMPTS = 6;
 
 /** Client error codes after which retrying a chunk cannot help. */

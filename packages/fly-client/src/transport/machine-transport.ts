@@ -84,7 +84,7 @@ export interface TransportMachine {
  * File access to one Fly machine. Remote paths are absolute paths on the machine.
  *
  * Every transfer writes to a temporary name, syncs it, compares size and sha256 at both ends
- * and then renames it into place, so the destination name only ever holds a complete file.
+ * and then renames it into place, so the destination name only ever contains a complete file.
  */
 export interface MachineTransport {
   readonly kind: 'ssh' | 'exec';

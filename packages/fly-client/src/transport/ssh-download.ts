@@ -37,10 +37,14 @@ export interface SshTransferContext {
 }
 
 /** Returns TRANSPORT_REMOTE_NOT_FOUND for a path on the machine. */
-export function remoteNotFound(machineId: string, path: string, what = 'file'): TransportError {
+export function remoteNotFound(
+  machineId: string,
+  path: string,
+  kind: 'file' | 'folder' = 'file',
+): TransportError {
   return new TransportError(
     'TRANSPORT_REMOTE_NOT_FOUND',
-    `remote ${what} ${path} not found on machine ${machineId}`,
+    `remote ${kind} ${path} not found on machine ${machineId}`,
     {
       machineId,
       path,
