@@ -212,8 +212,9 @@ async function runSqlite3Backup(options: RemoteSnapshotOptions, remoteTemp: stri
 
 /**
  * copy-validate: reads the database and WAL headers and sizes, downloads the database
- * and its `-wal`, reads the headers again, and retries when anything moved; then
- * checkpoints the pair locally. Needs nothing on the machine but file access.
+ * and its `-wal`, and reads the headers again. When anything moved it copies again, and
+ * otherwise it checkpoints the pair locally. It needs nothing on the machine but file
+ * access.
  */
 export async function snapshotWithCopyValidate(
   options: RemoteSnapshotOptions,
