@@ -110,6 +110,18 @@ describe('ExecTransport', () => {
     expect(transport.chunkSize).toBe(64 * 1024);
   });
 
+  it('enforces the deadline', async () => {
+    const transport = await ExecTransport.connect(options());
+    const target = join(work, 'late.db');
+    const info = await transport.stat(source);
+    endpoint.limits = { delayMs: 200 };
+    const error = await rejection(transport.download(source, target, { deadlineMs: 300 }));
+
+    expect(info?.size).toBe(FILE_SIZE);
+    expect(isTransportError(error, 'TRANSPORT_TIMEOUT')).toBe(true);
+    expect(await exists(target)).toBe(false);
+  });
+
   it('resumes a partial download', async () => {
     const target = join(work, 'resumed.db');
     await writeFile(`${target}.flydr-partial`, content.subarray(0, 100_000));

@@ -10,6 +10,8 @@ export interface ExecEndpointLimits {
   maxResponseBytes?: number;
   /** Answers this many requests with 429 and `retry-after: 0`. */
   rateLimited?: number;
+  /** Waits this long before running each command. */
+  delayMs?: number;
 }
 
 /** The Machines API exec endpoint of one test machine, served on 127.0.0.1. */
@@ -97,6 +99,8 @@ export async function startExecEndpoint(options: {
       return send(413, { error: 'request body too large' });
     }
 
+    if (endpoint.limits.delayMs)
+      await new Promise((resolve) => setTimeout(resolve, endpoint.limits.delayMs));
     const { command, stdin } = JSON.parse(body.toString('utf8')) as {
       command: string[];
       stdin?: string;
