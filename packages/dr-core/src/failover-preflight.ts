@@ -181,6 +181,15 @@ async function findTarget(
     (machine) => machine.state !== 'destroyed' && mountHolding(machine, databasePath) !== undefined,
   );
 
+  const stuck = machines.find((machine) => isMaintenanceConfig(machine.config));
+  if (stuck !== undefined) {
+    throw new DrError(
+      'DR_REFUSED',
+      `machine ${stuck.id} in ${to} was left in maintenance mode (its init runs sleep), so its normal config is unknown`,
+      'Put the app config back on it (fly machine update with the image and config it should run), then run the command again.',
+      { machineId: stuck.id },
+    );
+  }
   const running = machines.filter(
     (machine) => machine.state !== 'stopped' && machine.state !== 'created',
   );
@@ -196,14 +205,6 @@ async function findTarget(
     machines.find((candidate) => candidate.config?.metadata?.[ROLE_KEY] !== undefined) ??
     machines[0];
   if (machine !== undefined) {
-    if (isMaintenanceConfig(machine.config)) {
-      throw new DrError(
-        'DR_REFUSED',
-        `machine ${machine.id} in ${to} was left in maintenance mode (its init runs sleep), so its normal config is unknown`,
-        'Put the app config back on it (fly machine update with the image and config it should run), then run the command again.',
-        { machineId: machine.id },
-      );
-    }
     const volumeId = mountHolding(machine, databasePath)?.volume;
     const volume = volumeId ? await client.volumes.get(app, volumeId) : undefined;
     if (volume === undefined) {

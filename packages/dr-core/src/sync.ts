@@ -67,7 +67,7 @@ export interface SyncContext {
  *
  * NOTE: a sync is not journaled. A failed restore rolls itself back, but a process killed
  * during the restore can leave the target in maintenance mode; the next sync or failover
- * reports it.
+ * then rejects that machine until its config is put back by hand.
  *
  * @throws DrError `DR_REFUSED` (the target is the active primary), `DR_DIVERGED`,
  *   `DR_UNKNOWN_REGION`, the machine selection, backup and restore errors.
@@ -85,6 +85,14 @@ export async function runSync(context: SyncContext, options: SyncOptions): Promi
     );
   }
   const target = await selectTargetMachine(client, app, databasePath, { region: options.to });
+  if (isMaintenanceConfig(target.machine.config)) {
+    throw new DrError(
+      'DR_REFUSED',
+      `machine ${target.machine.id} in ${options.to} was left in maintenance mode (its init runs sleep), so its normal config is unknown`,
+      'Put the app config back on it (fly machine update with the image and config it should run), then sync again.',
+      { machineId: target.machine.id },
+    );
+  }
   refuseActivePrimary(context, target.machine, options);
   const source = await selectSourceMachine(client, app, databasePath, { region: options.from });
 

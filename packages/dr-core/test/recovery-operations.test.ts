@@ -4,6 +4,8 @@ import type { Sim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILOVER_STEPS } from '../src/failover-types.js';
+import type { MachineConfig } from '../src/fly-types.js';
+import { maintenanceConfig } from '../src/maintenance-mode.js';
 import { missing, rejection, simRunOptions, volumeIds, waitForMoreRows } from './failover-setup.js';
 import { seedApp, startTestSim, waitForRows } from './sim-setup.js';
 
@@ -190,6 +192,27 @@ describe('DisasterRecovery.sync', () => {
 
     expect(error.code).toBe('DR_DIVERGED');
     expect(forced.divergenceReportPath).toBeDefined();
+  });
+});
+
+describe('DisasterRecovery target left in maintenance mode', () => {
+  it('is rejected by sync and failover', async () => {
+    const ctx = await seedApp(sim);
+    const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+    const machine = await ctx.client.machines.get(ctx.app, standby.machineId as string);
+    await ctx.client.machines.update(ctx.app, machine.id, {
+      config: maintenanceConfig(machine.config as MachineConfig),
+      skip_launch: true,
+    });
+    const sync = await rejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    const failover = await rejection(ctx.dr.failover({ to: 'sin', ...simRunOptions(sim) }));
+    await ctx.dr.close();
+
+    expect(sync.code).toBe('DR_REFUSED');
+    expect(sync.message).toContain('maintenance mode');
+    expect(failover.code).toBe('DR_REFUSED');
+    expect(failover.details.machineId).toBe(machine.id);
+    expect(sim.appWriter(ctx.machineId).running()).toBe(true);
   });
 });
 
