@@ -50,27 +50,32 @@ function killAtStep(
   });
 }
 
-describe('DisasterRecovery.resume after SIGKILL', () => {
-  it('completes a failover killed during the restore upload', async () => {
+/** Starts the child that runs a failover of `app` to sin with the built packages. */
+function startChild(app: string, stateDir: string): ChildProcess {
+  return spawn(process.execPath, [childScript], {
+    env: {
+      ...process.env,
+      FLYDR_FAILOVER_CHILD: JSON.stringify({
+        token: sim.token,
+        apiUrl: sim.apiUrl,
+        graphqlUrl: sim.graphqlUrl,
+        sshPort: sim.sshPort,
+        app,
+        databasePath: DATABASE_PATH,
+        stateDir,
+        knownHosts: join(tempDir(), 'known_hosts'),
+        to: 'sin',
+      }),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+describe('DisasterRecovery after SIGKILL', () => {
+  it('resumes a failover killed during the restore upload', async () => {
     const ctx = await seedApp(sim);
     await waitForRows(sim, ctx.machineId, 10);
-    const child = spawn(process.execPath, [childScript], {
-      env: {
-        ...process.env,
-        FLYDR_FAILOVER_CHILD: JSON.stringify({
-          token: sim.token,
-          apiUrl: sim.apiUrl,
-          graphqlUrl: sim.graphqlUrl,
-          sshPort: sim.sshPort,
-          app: ctx.app,
-          databasePath: DATABASE_PATH,
-          stateDir: ctx.stateDir,
-          knownHosts: join(tempDir(), 'known_hosts'),
-          to: 'sin',
-        }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startChild(ctx.app, ctx.stateDir);
 
     const { killed, output } = await killAtStep(child, 'upload');
     const status = await ctx.dr.status();
@@ -85,6 +90,30 @@ describe('DisasterRecovery.resume after SIGKILL', () => {
     expect(sim.appWriter(report.targetMachineId).running()).toBe(true);
     expect(sim.appWriter(ctx.machineId).running()).toBe(false);
     expect(missing(nrtRows, volumeIds(sim, ctx.app, report.targetMachineId))).toEqual([]);
+    expect(sim.violations()).toEqual([]);
+  });
+
+  it('aborts a failover killed during the final snapshot', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 10);
+    const child = startChild(ctx.app, ctx.stateDir);
+
+    const { killed, output } = await killAtStep(child, 'choose-strategy');
+    const [interrupted] = (await ctx.dr.status()).unfinishedOperations;
+    const aborted = await ctx.dr.abort(interrupted?.id as string, simRunOptions(sim));
+    const before = sim.appWriter(ctx.machineId).committedIds();
+    await waitForRows(sim, ctx.machineId, before.length + 3);
+    const nrt = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const sinMachines = await ctx.client.machines.list(ctx.app, { region: 'sin' });
+    await ctx.dr.close();
+
+    expect(killed, output.join('\n')).toBe(true);
+    expect(interrupted?.step).toBe('snapshot');
+    expect(aborted.status).toBe('aborted');
+    expect(nrt.cordoned).toBe(false);
+    expect(sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(sinMachines).toEqual([]);
+    expect(missing(before, volumeIds(sim, ctx.app, ctx.machineId))).toEqual([]);
     expect(sim.violations()).toEqual([]);
   });
 });
