@@ -41,6 +41,7 @@ export type {
   TransferOptions,
   TransferProgress,
   TransferResult,
+  TransportLogger,
   TransportMachine,
 } from './machine-transport.js';
 export { joinShellCommand, quoteShellArg } from './shell-quote.js';

@@ -135,5 +135,15 @@ export interface MachineTransport {
   close(): Promise<void>;
 }
 
+/**
+ * Receiver of the transports' log lines: lowercase events with fields such as `machine_id`.
+ * A FlyLogger from the client fits. Lines never contain keys, certificates or tokens.
+ */
+export interface TransportLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
 /** Opens a transport to a machine; dr-core takes one of these. */
 export type MachineTransportFactory = (machine: TransportMachine) => Promise<MachineTransport>;

@@ -8,7 +8,7 @@ import {
   SshCertificateCache,
 } from './certificate.js';
 import { isTransportError, TransportError } from './errors.js';
-import { FileHostKeyStore, type HostKeyStore } from './known-hosts.js';
+import { FileHostKeyStore, type HostKeyStore, hostKeyFingerprint } from './known-hosts.js';
 import { assertLocalDirectory } from './local-files.js';
 import type {
   ExecOptions,
@@ -18,6 +18,7 @@ import type {
   RemoteFileStat,
   TransferOptions,
   TransferResult,
+  TransportLogger,
   TransportMachine,
 } from './machine-transport.js';
 import {
@@ -88,6 +89,8 @@ export interface SshTransportOptions {
   keepaliveCountMax?: number;
   /** Reconnections one transfer may make after the connection dropped. @default 3 */
   maxReconnects?: number;
+  /** Receives pins of new host keys, reconnections and fallbacks. @default no logging */
+  logger?: TransportLogger;
 }
 
 /** Patterns of ssh2 errors that show the peer and ssh2 disagree on the protocol. */
@@ -207,8 +210,17 @@ export class SshTransport implements MachineTransport {
       if (this.#options.verifyMachineId ?? true) await this.#verifyMachineId(connection);
       // Pin only after the machine proved who it is, so a wrong machine never gets pinned.
       const pinned = await this.#hostKeys.get(this.machineId);
-      if (!pinned?.key.equals(connection.hostKey.key))
+      if (!pinned?.key.equals(connection.hostKey.key)) {
         await this.#hostKeys.set(this.machineId, connection.hostKey);
+        this.#options.logger?.warn(
+          pinned ? 'ssh host key replaced' : 'ssh host key pinned on first use',
+          {
+            machine_id: this.machineId,
+            fingerprint: hostKeyFingerprint(connection.hostKey.key),
+            ...(pinned ? { previous_fingerprint: hostKeyFingerprint(pinned.key) } : {}),
+          },
+        );
+      }
       return connection;
     } catch (error) {
       await connection.close();
@@ -264,6 +276,7 @@ export class SshTransport implements MachineTransport {
       const output = await connection.exec(argv, { allowFailure: true, timeoutMs: 15 * 60_000 });
       if (output.exitCode === EXIT_COMMAND_NOT_FOUND) {
         tools.delete(tool);
+        this.#options.logger?.debug('ssh hash tool missing', { machine_id: this.machineId, tool });
         continue;
       }
 
@@ -303,12 +316,23 @@ export class SshTransport implements MachineTransport {
           // A resumed file that fails its checksum is fetched again from byte 0, twice at most.
           if (restarts >= 2) throw error.mismatch;
           restarts += 1;
+          this.#options.logger?.warn('ssh transfer restarting from byte 0', {
+            machine_id: this.machineId,
+            reason: error.mismatch.message,
+          });
           plan.resume = false;
           continue;
         }
         const lost = this.#asConnectionLost(error);
         if (!lost || reconnects >= maxReconnects) throw lost ?? error;
         reconnects += 1;
+        this.#options.logger?.warn('ssh transfer reconnecting', {
+          machine_id: this.machineId,
+          attempt: reconnects,
+          max_reconnects: maxReconnects,
+          one_request_at_a_time: this.#degraded,
+          error: lost.message,
+        });
         plan.resume = true;
         const current = await this.#connection?.catch(() => undefined);
         await current?.close();

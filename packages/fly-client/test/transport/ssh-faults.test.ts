@@ -84,6 +84,27 @@ describe('SshTransport faults on an ssh2 server', () => {
     expect((await readFile(target)).equals(content)).toBe(true);
   });
 
+  it('logs the pin and the reconnect', async () => {
+    const lines: { message: string; fields?: Record<string, unknown> }[] = [];
+    const record = (message: string, fields?: Record<string, unknown>) =>
+      lines.push({ message, fields });
+    const logger = { debug: record, info: record, warn: record };
+    server.faults.dropAfterBytes = 500_000;
+    const transport = await SshTransport.connect(
+      options({ logger, hostKeys: join(work, 'logged_hosts') }),
+    );
+
+    await transport.download(source, join(work, 'logged.db'));
+    await transport.close();
+
+    const pin = lines.find((line) => line.message === 'ssh host key pinned on first use');
+    const reconnect = lines.find((line) => line.message === 'ssh transfer reconnecting');
+    expect(pin?.fields?.machine_id).toBe(MACHINE_ID);
+    expect(pin?.fields?.fingerprint).toMatch(/^SHA256:/);
+    expect(reconnect?.fields?.attempt).toBe(1);
+    expect(JSON.stringify(lines)).not.toContain(userKey.private.split('\n')[1]);
+  });
+
   it('continues a partial file on the next call', async () => {
     server.faults.dropAfterBytes = randomInt(100_000, FILE_SIZE - 100_000);
     const transport = await SshTransport.connect(options({ maxReconnects: 0 }));
