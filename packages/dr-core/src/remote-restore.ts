@@ -44,7 +44,11 @@ export interface RemoteRestoreOptions {
    * gets the machine on every poll.
    */
   healthUrl?: HealthWaitOptions['healthUrl'];
-  /** Strategy of the copy of the current database taken first. @default 'auto' */
+  /**
+   * Strategy of the copy of the current database taken first. The app is stopped by then,
+   * so copy-validate is consistent, needs no room on the volume and only reads the old
+   * files. @default 'copy-validate'
+   */
   strategy?: RemoteStrategy | 'auto';
   /** @default 'quick' */
   check?: CheckKind;
@@ -235,7 +239,7 @@ async function runRestoreSteps(
       transport,
       {
         reason: 'pre-restore',
-        ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
+        strategy: options.strategy ?? 'copy-validate',
         ...(options.check === undefined ? {} : { check: options.check }),
       },
     );

@@ -144,6 +144,8 @@ export async function snapshotWithSqlite3Backup(
     transferredBytes = result.bytes;
     knownSha256 = result.sha256;
   } finally {
+    // NOTE: when the connection is gone this removal fails too, and the snapshot file stays
+    // on the volume under its .flydr-snapshot- name until someone deletes it.
     await transport.remove(remoteTemp).catch((error: unknown) => {
       options.logger.warn('could not remove the snapshot file on the volume', {
         machine_id: transport.machineId,

@@ -255,7 +255,6 @@ describe('DisasterRecovery.restore', () => {
       'maintenance',
       'connect',
       'choose-strategy',
-      'remote-copy',
       'download',
       'checkpoint',
       'snapshot',
