@@ -1,5 +1,9 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from 'ssh2';
+import ssh2, { type AuthContext, type Connection, type ServerChannel } from 'ssh2';
+
+// ssh2 is CommonJS, so Node's ESM loader gives its exports only on the default import.
+const SshServer = ssh2.Server;
+type SshServer = ssh2.Server;
 import type { CommandContext } from '../commands/command-context.js';
 import type { CommandResult } from '../commands/command-result.js';
 import { failure } from '../commands/command-result.js';

@@ -1,5 +1,5 @@
 import { verify } from 'node:crypto';
-import { type ParsedKey, utils } from 'ssh2';
+import ssh2, { type ParsedKey } from 'ssh2';
 import {
   checkUserCertificate,
   isEd25519CertificateBlob,
@@ -37,7 +37,7 @@ export interface SshAuthPolicy {
  */
 export function parseAuthorizedKeys(lines: string[]): ParsedKey[] {
   return lines.map((line, index) => {
-    const parsed = utils.parseKey(line);
+    const parsed = ssh2.utils.parseKey(line);
     if (parsed instanceof Error) {
       throw new Error(`authorizedKeys[${index}] is not a public key line: ${parsed.message}`);
     }
