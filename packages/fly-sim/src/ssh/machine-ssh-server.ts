@@ -1,9 +1,6 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ServerChannel } from 'ssh2';
 
-// ssh2 is CommonJS, so Node's ESM loader gives its exports only on the default import.
-const SshServer = ssh2.Server;
-type SshServer = ssh2.Server;
 import type { CommandContext } from '../commands/command-context.js';
 import type { CommandResult } from '../commands/command-result.js';
 import { failure } from '../commands/command-result.js';
@@ -13,6 +10,10 @@ import { tokenizeShellWords } from '../commands/shell-words.js';
 import { ByteDropper } from './byte-drop.js';
 import { serveSftp } from './sftp-server.js';
 import { checkPublicKeyLogin, type PublicKeyAttempt, type SshAuthPolicy } from './ssh-auth.js';
+
+// ssh2 is CommonJS, so Node's ESM loader gives its exports only on the default import.
+const SshServer = ssh2.Server;
+type SshServer = ssh2.Server;
 
 /** Settings of a machine's SSH server. */
 export interface MachineSshServerOptions {
