@@ -60,6 +60,14 @@ describe('flydr regions', () => {
     expect(run.stderr).toMatch(/unknown region code "xyz"; valid codes: ams, fra/);
   });
 
+  it('prints API calls with --verbose but never the token', async () => {
+    const run = await flydr(['regions', 'nrt', '--verbose']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/debug fly request .*"endpoint":"platform.regions"/);
+    expect(run.stderr).not.toContain(sim.token);
+    expect(run.stdout).not.toContain(sim.token);
+  });
+
   it('rejects a token the API does not accept', async () => {
     const run = await flydr(['regions', 'nrt'], { FLY_API_TOKEN: 'wrong-token' });
     expect(run.code).toBe(2);

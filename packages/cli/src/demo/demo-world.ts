@@ -54,7 +54,6 @@ export interface DemoWorld {
  * @throws UsageError when `databaseFile` is not a SQLite database the app can write to.
  */
 export async function createDemoWorld(databaseFile: string | undefined): Promise<DemoWorld> {
-  const startSim = await loadSimulator();
   const dir = mkdtempSync(join(tmpdir(), 'flydr-demo-'));
   const originalPath = join(dir, 'original.db');
   try {
@@ -65,6 +64,10 @@ export async function createDemoWorld(databaseFile: string | undefined): Promise
     throw error;
   }
   const userTables = listTables(originalPath);
+  const startSim = await loadSimulator().catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
 
   const sim = await startSim({
     latencies: DEMO_LATENCIES,
