@@ -20,6 +20,7 @@ import type {
   RemoteFileStat,
   TransferOptions,
   TransferResult,
+  TransportLogger,
   TransportMachine,
 } from './machine-transport.js';
 import {
@@ -96,6 +97,8 @@ export interface ExecTransportOptions {
   minChunkSize?: number;
   /** Timeout of one exec call on the machine, in seconds. @default 60 */
   callTimeoutSeconds?: number;
+  /** Receives chunk size reductions and rate-limit waits. @default no logging */
+  logger?: TransportLogger;
 }
 
 /**
@@ -179,6 +182,10 @@ export class ExecTransport implements MachineTransport {
         const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
         if (code !== 'FLY_RATE_LIMITED' || attempt >= MAX_RATE_LIMITED_ATTEMPTS) throw error;
         const delay = typeof retryAfterMs === 'number' ? retryAfterMs : 1000;
+        this.#options.logger?.debug('exec call rate limited; waiting', {
+          machine_id: this.machineId,
+          delay_ms: delay,
+        });
         await new Promise((resolve) => setTimeout(resolve, Math.min(delay, 30_000)));
       }
     }
@@ -385,7 +392,15 @@ export class ExecTransport implements MachineTransport {
     const { code } = error as { code?: unknown };
     const final = error instanceof TransportError || FINAL_API_CODES.has(String(code));
     if (final || attempt >= MAX_CHUNK_ATTEMPTS) throw watch.failure ?? error;
+    const previous = this.#chunkSize;
     this.#shrink();
+    this.#options.logger?.warn('exec chunk call failed; retrying', {
+      machine_id: this.machineId,
+      attempt,
+      chunk_size: this.#chunkSize,
+      previous_chunk_size: previous,
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 
   /** Halves the chunk size; returns false when it is already at the minimum. */

@@ -90,7 +90,13 @@ describe('ExecTransport', () => {
 
   it('shrinks chunks the endpoint rejects', async () => {
     endpoint.limits = { maxRequestBytes: 40 * 1024, maxResponseBytes: 40 * 1024 };
-    const transport = await ExecTransport.connect(options());
+    const warnings: Record<string, unknown>[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (_message: string, fields?: Record<string, unknown>) => warnings.push(fields ?? {}),
+    };
+    const transport = await ExecTransport.connect(options({ logger }));
     const down = await transport.download(source, join(work, 'small-down.db'));
     const up = await transport.upload(source, join(work, 'small-up.db'));
 
@@ -98,6 +104,11 @@ describe('ExecTransport', () => {
     expect(up.sha256).toBe(digest);
     expect(transport.chunkSize).toBe(16 * 1024);
     expect((await readFile(join(work, 'small-up.db'))).equals(content)).toBe(true);
+    expect(warnings[0]).toMatchObject({
+      machine_id: MACHINE_ID,
+      chunk_size: 32 * 1024,
+      previous_chunk_size: 64 * 1024,
+    });
   });
 
   it('waits out a rate limit', async () => {
