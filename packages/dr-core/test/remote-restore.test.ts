@@ -396,6 +396,19 @@ describe('DisasterRecovery.restore', () => {
     expect(sim.violations()).toEqual([]);
   });
 
+  it('restores where no database exists yet', async () => {
+    // The app keeps app.db; other.db does not exist until the restore writes it.
+    const ctx = await seedApp(sim, { extra: { databasePath: '/app/data/other.db' } });
+    const backup = await ctx.dr.backupFile(appDatabase(12));
+    const report = await ctx.dr.restore(backup.id, fastHealth);
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    expect(report.preRestoreBackup).toBeUndefined();
+    expect(report.movedAside).toEqual([]);
+    expect(readWrites(join(volumeDir, 'other.db'))).toEqual(readWrites(backup.path));
+  });
+
   it('rejects latest with no backups', async () => {
     const ctx = await seedApp(sim);
     const error = await rejection(ctx.dr.restore('latest', fastHealth));
