@@ -23,6 +23,7 @@ export {
 export { CATALOG_VERSION } from './catalog-schema.js';
 export {
   type CheckpointedDatabase,
+  type CheckpointInPlaceOptions,
   type CheckpointPairOptions,
   checkpointInPlace,
   checkpointWalPair,
