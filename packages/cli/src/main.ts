@@ -64,6 +64,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         : message;
       throw new UsageError(text, 'run `flydr --help` for the commands and options');
     })
+    .example('flydr demo', 'run the whole runbook against a simulated Fly, no account needed')
+    .example('flydr doctor', 'check the token, the app and the path to its machine')
+    .example('flydr backup', 'back up the database of the app in ./fly.toml')
+    .example('flydr failover --to sin', 'move the app and its database to sin')
     .demandCommand(1, 'missing command')
     .recommendCommands()
     .wrap(Math.min(110, io.stdout.isTTY ? (process.stdout.columns ?? 100) : 100))

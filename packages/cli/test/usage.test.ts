@@ -43,6 +43,13 @@ describe('flydr help', () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);
     for (const line of commandLines) expect(run.stdout).toContain(line[0]);
+    expect(run.stdout).toContain('Examples:');
+  });
+
+  it('asks for a command with exit 2', async () => {
+    const run = await runCli([]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/missing command/);
   });
 
   it.each(
