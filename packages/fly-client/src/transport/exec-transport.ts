@@ -332,6 +332,7 @@ export class ExecTransport implements MachineTransport {
       await file.close();
 
       const localSha256 = hash.digest('hex');
+      watch.pauseIdle();
       const remoteSha256 = await this.#sha256(remotePath, plan.options.signal);
       watch.throwIfFailed();
       if (remoteSha256 !== localSha256) {
@@ -472,6 +473,7 @@ export class ExecTransport implements MachineTransport {
 
       await this.#run(remoteCommands.sync(), signal);
       const localSha256 = hash.digest('hex');
+      watch.pauseIdle();
       const remoteSha256 = await this.#sha256(temporary, signal);
       watch.throwIfFailed();
       if (remoteSha256 !== localSha256) {

@@ -116,7 +116,7 @@ export async function downloadOnce(
     // Compare with the machine's own view of the file, then keep the copy.
     const finalSize = await existingSize(temporary);
     if (finalSize !== total) throw sizeMismatch(machineId, localPath, total, finalSize ?? 0);
-    watch.touch();
+    watch.pauseIdle();
     const remoteSha256 =
       (await watch.guard(remoteDigest)) ??
       (await watch.guard(readBackSha256(context, remotePath, total, watch)));

@@ -135,6 +135,7 @@ async function streamFromLocal(
       },
       acknowledged: (count) => watch.advance(count),
     });
+    watch.pauseIdle();
 
     // Make the bytes durable on the machine and hash them there at the same time: every
     // write was acknowledged, so the hash reads the final bytes.

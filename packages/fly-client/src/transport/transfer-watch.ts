@@ -83,6 +83,14 @@ export class TransferWatch {
     }
   }
 
+  /**
+   * Stops the idle timer while a step runs that moves no bytes, such as hashing a large file
+   * on the machine; that step has its own timeout, and the deadline still applies.
+   */
+  pauseIdle(): void {
+    clearTimeout(this.#idleTimer);
+  }
+
   /** Restarts the idle timer without counting bytes, for steps that make no progress calls. */
   touch(): void {
     if (!this.#failure) this.#armIdleTimer();

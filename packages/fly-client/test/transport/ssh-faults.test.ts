@@ -306,3 +306,39 @@ describe('SshTransport on a machine without tools', () => {
     expect(await exists(target)).toBe(false);
   });
 });
+
+describe('SshTransport with a slow hash on the machine', () => {
+  let slow: Ssh2TestServer;
+
+  beforeAll(async () => {
+    slow = await startSsh2Server({
+      machineId: MACHINE_ID,
+      authorizedKey: userKey.public,
+      binDir: await createMachineBin(work, {
+        scripts: { sha256sum: 'sleep 1; exec /usr/bin/sha256sum "$@"' },
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  it('keeps the idle timer off while hashing', async () => {
+    const transport = await SshTransport.connect({
+      ...options(),
+      address: { host: slow.host, port: slow.port },
+      hostKeys: join(work, 'slow_hosts'),
+    });
+    const down = await transport.download(source, join(work, 'slow-hash.db'), {
+      idleTimeoutMs: 500,
+    });
+    const up = await transport.upload(source, join(work, 'slow-hash-up.db'), {
+      idleTimeoutMs: 500,
+    });
+    await transport.close();
+
+    expect(down.sha256).toBe(digest);
+    expect(up.sha256).toBe(digest);
+  });
+});

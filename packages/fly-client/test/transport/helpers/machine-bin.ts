@@ -19,6 +19,7 @@ const TOOLS = [
   'base64',
   'printf',
   'cat',
+  'sleep',
 ];
 
 /**
