@@ -37,6 +37,7 @@ import { assertStarted } from './ssh-transport.js';
 import {
   checksumMismatch,
   planTransfer,
+  RestartFromZero,
   sizeMismatch,
   type TransferPlan,
 } from './transfer-attempt.js';
@@ -282,14 +283,7 @@ export class ExecTransport implements MachineTransport {
     try {
       return await this.#downloadOnce(remotePath, localPath, plan);
     } catch (error) {
-      if (
-        !(
-          error instanceof TransportError &&
-          error.code === 'TRANSPORT_CHECKSUM_MISMATCH' &&
-          plan.resume
-        )
-      )
-        throw error;
+      if (!(error instanceof RestartFromZero)) throw error;
       // A resumed partial file that fails the checksum is discarded and fetched again once.
       plan.resume = false;
       return this.#downloadOnce(remotePath, localPath, plan);
@@ -333,11 +327,11 @@ export class ExecTransport implements MachineTransport {
 
       const localSha256 = hash.digest('hex');
       watch.pauseIdle();
-      const remoteSha256 = await this.#sha256(remotePath, plan.options.signal);
-      watch.throwIfFailed();
+      const remoteSha256 = await watch.guard(this.#sha256(remotePath, plan.options.signal));
       if (remoteSha256 !== localSha256) {
         await rm(temporary, { force: true });
-        throw checksumMismatch(this.machineId, remotePath, localSha256, remoteSha256);
+        const mismatch = checksumMismatch(this.machineId, remotePath, localSha256, remoteSha256);
+        throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
       }
       await commitLocalFile(temporary, localPath);
       succeeded = true;
@@ -422,14 +416,7 @@ export class ExecTransport implements MachineTransport {
     try {
       result = await this.#uploadOnce(localPath, remotePath, plan);
     } catch (error) {
-      if (
-        !(
-          error instanceof TransportError &&
-          error.code === 'TRANSPORT_CHECKSUM_MISMATCH' &&
-          plan.resume
-        )
-      )
-        throw error;
+      if (!(error instanceof RestartFromZero)) throw error;
       plan.resume = false;
       result = await this.#uploadOnce(localPath, remotePath, plan);
     }
@@ -474,11 +461,11 @@ export class ExecTransport implements MachineTransport {
       await this.#run(remoteCommands.sync(), signal);
       const localSha256 = hash.digest('hex');
       watch.pauseIdle();
-      const remoteSha256 = await this.#sha256(temporary, signal);
-      watch.throwIfFailed();
+      const remoteSha256 = await watch.guard(this.#sha256(temporary, signal));
       if (remoteSha256 !== localSha256) {
         await this.remove(temporary);
-        throw checksumMismatch(this.machineId, remotePath, localSha256, remoteSha256);
+        const mismatch = checksumMismatch(this.machineId, remotePath, localSha256, remoteSha256);
+        throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
       }
       succeeded = true;
       return {
