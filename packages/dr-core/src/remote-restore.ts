@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { withLease } from '@flydr/fly-client';
 import { PARTIAL_SUFFIX } from '@flydr/fly-client/transport';
@@ -424,17 +424,36 @@ async function rollBack(
     }
     logger.info('restore rolled back', { app, machine_id: machineId });
   } catch (rollbackError) {
+    const configPath = await saveConfigForHands(context, machineId, state.savedConfig);
+    const oldFiles = state.movedAside.map((m) => m.to).join(', ') || 'still in place';
     throw new DrError(
       'DR_RESTORE_FAILED',
       `restore onto machine ${machineId} failed (${messageOf(cause)}) and so did the rollback (${messageOf(rollbackError)})`,
-      `Fix it by hand: the old database files are ${state.movedAside.map((m) => m.to).join(', ') || 'still in place'}; the saved config is in this error's details.`,
-      {
-        machineId,
-        cause: rollbackError,
-        savedConfig: state.savedConfig,
-        movedAside: state.movedAside,
-      },
+      `Fix it by hand: the old database files are ${oldFiles}, and the machine's original config is saved in ${configPath ?? 'no file (writing it failed too)'}.`,
+      { machineId, cause: rollbackError, movedAside: state.movedAside, configPath },
     );
+  }
+}
+
+/**
+ * Writes the machine's original config to the state directory (mode 0600), so it can be
+ * put back by hand. The config is kept out of the error itself, because it may carry file
+ * contents that must not end up in logs. Returns the path, or undefined when writing fails.
+ */
+async function saveConfigForHands(
+  context: RemoteRestoreContext,
+  machineId: string,
+  config: MachineConfig,
+): Promise<string | undefined> {
+  const path = join(
+    context.catalog.stateDir,
+    `machine-config-${machineId}-${utcTimestamp(context.now())}.json`,
+  );
+  try {
+    await writeFile(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    return path;
+  } catch {
+    return undefined;
   }
 }
 

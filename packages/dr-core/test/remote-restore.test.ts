@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlyClient } from '@flydr/fly-client';
 import type { Sim } from '@flydr/fly-sim';
@@ -407,6 +407,38 @@ describe('DisasterRecovery.restore', () => {
     expect(report.preRestoreBackup).toBeUndefined();
     expect(report.movedAside).toEqual([]);
     expect(readWrites(join(volumeDir, 'other.db'))).toEqual(readWrites(backup.path));
+  });
+
+  it('saves the config when the rollback fails too', async () => {
+    // Connections keep dropping from the upload on, so the rollback cannot reach the
+    // machine either.
+    let ctx: SimContext | undefined;
+    const onEvent = (event: DrEvent) => {
+      if (ctx !== undefined && event.type === 'step-start' && event.step === 'upload') {
+        sim.dropSshAfterBytes(ctx.machineId, 2_000, { times: 1_000 });
+      }
+    };
+    ctx = await seedApp(sim, {
+      extra: { onEvent, transportLimits: { operationTimeoutMs: 2_000, transferDeadlineMs: 2_000 } },
+    });
+    await waitForRows(sim, ctx.machineId, 10);
+    const backup = await ctx.dr.backup();
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+
+    const error = await rejection(ctx.dr.restore(backup.id, fastHealth));
+    sim.dropSshAfterBytes(ctx.machineId, Number.MAX_SAFE_INTEGER, { times: 1 });
+    const configPath = String(error.details.configPath);
+    const saved = JSON.parse(readFileSync(configPath, 'utf8')) as unknown;
+
+    // Put the machine back by hand, as the hint says, so the app runs again.
+    await ctx.client.machines.update(ctx.app, ctx.machineId, { config: before.config });
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_RESTORE_FAILED');
+    expect(error.hint).toContain(configPath);
+    expect(saved).toEqual(before.config);
+    expect(statSync(configPath).mode & 0o777).toBe(0o600);
+    expect(JSON.stringify(error)).not.toContain(before.config.image);
   });
 
   it('rejects latest with no backups', async () => {
