@@ -108,14 +108,14 @@ interface RestoreState {
 }
 
 /**
- * Restores a catalogued backup onto a machine in maintenance mode: saves the machine's
- * config, updates it so the machine stays started without the app, takes and catalogues
- * a verified copy of the current database, uploads the backup to a temporary name (the
- * transport compares sha256 at both ends), moves the old database and its `-wal`/`-shm`
- * aside as `<db>.flydr-prev-<time>` on the volume, renames the new file in, restores the
- * config and waits for `started`, passing checks and the health URL. Any failure after
- * the config changed puts the old database and the config back. The machine's lease is
- * held throughout.
+ * Restores a catalogued backup onto a machine in maintenance mode. It saves the machine's
+ * config and updates it so the machine stays started without the app. It takes and
+ * catalogues a verified copy of the current database, then uploads the backup to a
+ * temporary name, and the transport compares sha256 at both ends. It moves the old
+ * database and its `-wal`/`-shm` aside as `<db>.flydr-prev-<time>` on the volume and
+ * renames the new file in. Finally it restores the config and waits for `started`,
+ * passing checks and the health URL. Any failure after the config changed puts the old
+ * database and the config back. The machine's lease is held throughout.
  *
  * @throws DrError `DR_NO_SPACE` when the volume cannot hold the upload,
  *   `DR_HEALTH_FAILED` after a rolled-back restore whose app did not become healthy,
@@ -370,7 +370,7 @@ async function checkVolumeRoomForUpload(
   const directory = posix.dirname(databasePath);
   const free = await remoteFreeBytes(transport, directory);
   // NOTE: the old files are only renamed aside, so they need no room, but the upload does.
-  // When it does not fit, the restore stops here; it never deletes the old files to make
+  // When it does not fit, the restore stops here. It never deletes the old files to make
   // room, even though the verified pre-restore copy is already local.
   if (free < size + UPLOAD_MARGIN_BYTES) {
     throw new DrError(

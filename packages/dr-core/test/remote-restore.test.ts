@@ -430,7 +430,7 @@ describe('DisasterRecovery.restore', () => {
     const configPath = String(error.details.configPath);
     const saved = JSON.parse(readFileSync(configPath, 'utf8')) as unknown;
 
-    // Put the machine back by hand, as the hint says, so the app runs again.
+    // Put the machine back by hand, as the hint advises, so the app runs again.
     await ctx.client.machines.update(ctx.app, ctx.machineId, { config: before.config });
     await ctx.dr.close();
 
