@@ -45,9 +45,13 @@ export class TransportError extends Error {
   readonly path: string | undefined;
 
   constructor(code: TransportErrorCode, message: string, details: TransportErrorDetails = {}) {
-    super(details.hint ? `${message}. ${details.hint}` : message, { cause: details.cause });
+    // Hints are written as sentences, so they start with a capital letter.
+    const hint = details.hint
+      ? details.hint.charAt(0).toUpperCase() + details.hint.slice(1)
+      : undefined;
+    super(hint ? `${message}. ${hint}` : message, { cause: details.cause });
     this.code = code;
-    this.hint = details.hint;
+    this.hint = hint;
     this.machineId = details.machineId;
     this.path = details.path;
     Object.defineProperty(this, brand, { value: true });
