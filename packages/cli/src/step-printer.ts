@@ -51,6 +51,7 @@ export class StepPrinter {
   readonly steps: StepRecord[] = [];
   private bar: cliProgress.SingleBar | undefined;
   private barPath: string | undefined;
+  private operationId: string | undefined;
 
   constructor(private readonly out: Output) {}
 
@@ -67,9 +68,11 @@ export class StepPrinter {
 
   private operationStart(event: Extract<ProgressEvent, { type: 'operation-step-start' }>): void {
     this.stopBar();
-    this.out.note(
-      `${this.out.style('bold', `[${event.position + 1}] ${event.step}`)} (${event.operationId})`,
-    );
+    if (event.operationId !== this.operationId) {
+      this.operationId = event.operationId;
+      this.out.note(`operation ${event.operationId}`);
+    }
+    this.out.note(this.out.style('bold', `[${event.position + 1}] ${event.step}`));
   }
 
   private operationEnd(event: Extract<ProgressEvent, { type: 'operation-step-end' }>): void {

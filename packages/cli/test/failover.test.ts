@@ -235,7 +235,7 @@ describe('flydr resume and abort', () => {
       cwd: target.dir,
       env: target.env,
     });
-    await running.waitForStderr(/\] fence \(/);
+    await running.waitForStderr(/\] fence$/m);
     running.child.kill('SIGINT');
     const run = await running.done;
     expect(run.code).toBe(4);

@@ -74,7 +74,7 @@ async function runbook(
   const sayCapacity = (document: Record<string, unknown>) => {
     const rows = document.regions as { region: string; canPlace: boolean; count: number }[];
     say(
-      `   ${rows.map((row) => `${row.region}: ${row.canPlace ? `room for ${row.count}` : 'no capacity'}`).join(', ')}`,
+      `   ${rows.map((row) => `${row.region}: ${row.canPlace ? 'has capacity' : 'no capacity'}`).join(', ')}`,
     );
   };
   const target: InnerCliTarget = {
