@@ -1,4 +1,4 @@
-import { chmod } from 'node:fs/promises';
+import { chmod, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CATALOG_MIGRATIONS, CATALOG_VERSION } from './catalog-schema.js';
@@ -113,6 +113,10 @@ export class Catalog {
     const path = join(stateDir, CATALOG_FILE_NAME);
     let db: Database.Database;
     try {
+      // SQLite gives the -wal and -shm the database file's mode, so the file is created
+      // 0600 before SQLite opens it.
+      await (await open(path, 'a', 0o600)).close();
+      await chmod(path, 0o600);
       db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
@@ -129,7 +133,6 @@ export class Catalog {
         { path, cause: error },
       );
     }
-    await chmod(path, 0o600);
     return new Catalog(stateDir, db);
   }
 

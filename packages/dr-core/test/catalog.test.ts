@@ -52,6 +52,16 @@ describe('Catalog', () => {
     expect(statSync(join(dir, CATALOG_FILE_NAME)).mode & 0o777).toBe(0o600);
   });
 
+  it('creates its -wal and -shm with mode 0600', async () => {
+    const dir = tempDir();
+    const catalog = await Catalog.open(dir);
+    const modes = ['-wal', '-shm'].map(
+      (suffix) => statSync(join(dir, `${CATALOG_FILE_NAME}${suffix}`)).mode & 0o777,
+    );
+    catalog.close();
+    expect(modes).toEqual([0o600, 0o600]);
+  });
+
   it('round-trips a backup record', async () => {
     const dir = tempDir();
     const catalog = await Catalog.open(dir);
