@@ -260,6 +260,9 @@ async function runRestoreSteps(
     ),
   );
 
+  // NOTE: the new file belongs to the SSH user (root) with the transport's file mode. An
+  // app that runs as another user and cannot write it needs a chown, which flydr does not
+  // send yet.
   await runStep(emit, 'restore', 'swap', async () => {
     const aside = `${databasePath}.flydr-prev-${utcTimestamp(context.now())}`;
     for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
