@@ -35,7 +35,8 @@ export interface DivergenceCheckResult {
 
 /**
  * Compares the target's current database with what flydr last recorded for that machine
- * (its mark). Unchanged, or already equal to the incoming backup: nothing to do. Changed:
+ * (its mark). Unchanged, or already equal to the incoming backup (row by row, after a run
+ * killed between its swap and its journal entry): nothing to do. Changed:
  * both sides were written, so a row-level report of current versus incoming goes to a JSON
  * file in the state directory, and the check refuses unless forced. Both copies stay in the
  * catalog either way.
@@ -63,7 +64,11 @@ export async function checkDivergence(input: DivergenceCheckInput): Promise<Dive
     }
   }
 
+  // A run killed after its swap leaves the incoming rows in place; that is not divergence.
   const report = compareDatabases(current.path, incoming.path);
+  if (report.identical) {
+    return { diverged: false };
+  }
   const reportPath = join(
     input.catalog.stateDir,
     `divergence-${input.targetMachineId}-${utcTimestamp(input.now)}.json`,

@@ -50,8 +50,8 @@ function killAtStep(
   });
 }
 
-/** Starts the child that runs a failover of `app` to sin with the built packages. */
-function startChild(app: string, stateDir: string): ChildProcess {
+/** Starts the child that runs a failover of `app` to sin (or a failback) with the built packages. */
+function startChild(app: string, stateDir: string, kind = 'failover'): ChildProcess {
   return spawn(process.execPath, [childScript], {
     env: {
       ...process.env,
@@ -65,6 +65,7 @@ function startChild(app: string, stateDir: string): ChildProcess {
         stateDir,
         knownHosts: join(tempDir(), 'known_hosts'),
         to: 'sin',
+        kind,
       }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,6 +91,27 @@ describe('DisasterRecovery after SIGKILL', () => {
     expect(sim.appWriter(report.targetMachineId).running()).toBe(true);
     expect(sim.appWriter(ctx.machineId).running()).toBe(false);
     expect(missing(nrtRows, volumeIds(sim, ctx.app, report.targetMachineId))).toEqual([]);
+    expect(sim.violations()).toEqual([]);
+  });
+
+  it('resumes a failback killed during the swap', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 5);
+    const over = await ctx.dr.failover({ to: 'sin', ...simRunOptions(sim) });
+    await ctx.dr.close();
+    const child = startChild(ctx.app, ctx.stateDir, 'failback');
+
+    const { killed, output } = await killAtStep(child, 'swap');
+    const [interrupted] = (await ctx.dr.status()).unfinishedOperations;
+    const back = await ctx.dr.resume(interrupted?.id as string, simRunOptions(sim));
+    const sinRows = sim.appWriter(over.targetMachineId).committedIds();
+    await ctx.dr.close();
+
+    expect(killed, output.join('\n')).toBe(true);
+    expect(interrupted?.kind).toBe('failback');
+    expect(back.targetMachineId).toBe(ctx.machineId);
+    expect(sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(missing(sinRows, volumeIds(sim, ctx.app, ctx.machineId))).toEqual([]);
     expect(sim.violations()).toEqual([]);
   });
 
