@@ -31,6 +31,8 @@ export interface RemoteBackupOptions {
   signal?: AbortSignal;
   /** copy-validate attempts. @default 5 */
   maxAttempts?: number;
+  /** copy-validate: pause before the first retry, doubled each time. @default 200 */
+  retryDelayMs?: number;
   /** Idle timeout of each transfer. @default the transport's */
   idleTimeoutMs?: number;
 }
@@ -74,6 +76,7 @@ export async function backupFromMachine(
         ...(options.check === undefined ? {} : { check: options.check }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+        ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
         ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
         onProgress: (progress) => emit({ type: 'transfer-progress', operation, ...progress }),
         onEvent: emit,

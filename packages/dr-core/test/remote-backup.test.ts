@@ -178,6 +178,21 @@ describe('DisasterRecovery.backup with copy-validate', () => {
     expect(listed).toEqual([]);
   });
 
+  it('waits out a rollback journal', async () => {
+    // A rollback-mode database with a non-empty -journal beside it: a write is in progress
+    // (or crashed), so no consistent copy exists without SQLite rolling it back first.
+    const ctx = await seedApp(sim, { extra: { databasePath: '/app/data/other.db' } });
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    copyFileSync(chinookFixture, join(volumeDir, 'other.db'));
+    writeFileSync(join(volumeDir, 'other.db-journal'), Buffer.alloc(4096, 1));
+    const error = await rejection(
+      ctx.dr.backup({ strategy: 'copy-validate', maxAttempts: 2, retryDelayMs: 10 }),
+    );
+    await ctx.dr.close();
+    expect(error.code).toBe('DR_CONCURRENT_CHANGE');
+    expect(error.message).toContain('rollback journal');
+  });
+
   it('rejects sqlite3-backup on an image without sqlite3', async () => {
     const ctx = await seedApp(sim, { image: 'registry.fly.io/no-sqlite3:1' });
     const error = await rejection(ctx.dr.backup({ strategy: 'sqlite3-backup' }));
