@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -256,6 +257,28 @@ describe('SshTransport faults on an ssh2 server', () => {
     const pins = (await readFile(hostKeys, 'utf8')).trim().split('\n');
     expect(pins).toHaveLength(1);
     expect(pins[0]).toContain(MACHINE_ID);
+  });
+});
+
+describe('SshTransport against a silent server', () => {
+  it('times out the handshake', async () => {
+    // Accepts TCP connections but never sends an SSH banner, like a host that went down.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+
+    const error = await rejection(
+      SshTransport.connect(
+        options({ address: { host: '127.0.0.1', port }, connectTimeoutMs: 300 }),
+      ),
+    );
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+
+    expect(isTransportError(error, 'TRANSPORT_CONNECT_FAILED')).toBe(true);
+    expect((error as Error).message).toContain('no SSH handshake within 300 ms');
+    expect((error as Error).message).toContain('fly wireguard');
   });
 });
 
