@@ -25,7 +25,7 @@ export interface DivergenceCheckInput {
   now: Date;
 }
 
-/** Outcome of a divergence check that did not refuse. */
+/** Outcome of a divergence check that did not reject the overwrite. */
 export interface DivergenceCheckResult {
   /** True when the target's database changed since flydr recorded it. */
   diverged: boolean;

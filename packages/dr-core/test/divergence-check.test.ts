@@ -22,7 +22,7 @@ function writeDatabase(path: string, count: number, pageSize = 4096, extra?: str
   return path;
 }
 
-/** A state directory with three catalogued databases and a mark on machine m1 for `fenced`. */
+/** Creates a state directory with catalogued `fenced` and `incoming` databases and a mark on m1 for `fenced`. */
 async function setup() {
   const dir = tempDir();
   const stateDir = join(dir, 'state');
