@@ -49,19 +49,20 @@ export class CommandContext {
     this.steps = new StepPrinter(this.out);
   }
 
-  /** A logger that prints debug lines with `--verbose`; fields never carry tokens. */
+  /**
+   * Returns the logger for dr-core and the Fly client: debug and info lines with `--verbose`,
+   * warnings and errors always, all on stderr.
+   */
   get logger(): DrLogger {
-    const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
-      if (level === 'warn' || level === 'error' || this.out.verbose) {
-        const suffix = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
-        this.out.debug(`${level} ${message}${suffix}`);
-      }
+    const format = (level: string, message: string, fields?: Record<string, unknown>) => {
+      const suffix = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+      return `${level} ${message}${suffix}`;
     };
     return {
-      debug: write('debug'),
-      info: write('info'),
-      warn: write('warn'),
-      error: write('error'),
+      debug: (message, fields) => this.out.debug(format('debug', message, fields)),
+      info: (message, fields) => this.out.debug(format('info', message, fields)),
+      warn: (message, fields) => this.out.warn(format('', message, fields).trimStart()),
+      error: (message, fields) => this.out.warn(format('error:', message, fields)),
     };
   }
 
