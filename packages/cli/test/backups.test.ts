@@ -73,6 +73,15 @@ describe('flydr backups', () => {
     expect(run.stdout.split('\n')[0]).toMatch(/^ID\s+FINISHED \(UTC\)\s+REGION\s+SIZE\s+STATUS/);
   });
 
+  it('prints the table without colour off a terminal', async () => {
+    const run = await runCli(['backups', 'list', ...target.args], {
+      cwd: target.dir,
+      env: { ...target.env, NO_COLOR: '' },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^ID\s+FINISHED/);
+  });
+
   it('shows one backup', async () => {
     const run = await flydr(['backups', 'show', '1']);
     expect(run.code).toBe(0);
