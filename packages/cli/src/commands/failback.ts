@@ -77,7 +77,7 @@ function failbackOptions(args: Record<string, unknown>): FailbackOptions {
       ? {}
       : {
           waitForCapacityMs: waitMs,
-          // Poll often enough that a short wait still sees capacity come back.
+          // Poll often enough that a short wait still detects capacity that returns.
           capacityPollMs: Math.min(5_000, Math.max(250, Math.floor(waitMs / 20))),
         }),
     force: args.force === true,

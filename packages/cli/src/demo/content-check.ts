@@ -38,7 +38,7 @@ export function checkCommittedRows(
 }
 
 /**
- * Checks that every table of the original database holds the same rows in `path`, and
+ * Checks that every table of the original database contains the same rows in `path`, and
  * that `path` has no other table than those and the app's `writes` table.
  */
 export function checkSameContent(originalPath: string, path: string): InvariantResult {
