@@ -184,6 +184,41 @@ describe('flydr failover and failback', () => {
   });
 });
 
+describe('flydr failover from an unreachable host', () => {
+  let target: SimApp;
+
+  beforeAll(async () => {
+    target = await startSimApp(sim);
+    expect((await flydr(target, ['backup'])).code).toBe(0);
+    await sim.hostDown(target.machineId);
+  });
+
+  it('refuses without --allow-stale-backup', async () => {
+    const run = await flydr(target, ['failover', '--to', 'sin', '--yes', '--json']);
+    expect(run.code).toBe(3);
+    expect(errorShape.parse(jsonOf(run)).error.code).toBe('DR_REFUSED');
+    expect(run.stderr).toMatch(/is unreachable, so no final snapshot can be taken/);
+    expect(run.stderr).toMatch(/--allow-stale-backup/);
+  });
+
+  it('fails over from the newest backup with --allow-stale-backup', async () => {
+    const run = await flydr(target, [
+      'failover',
+      '--to',
+      'sin',
+      '--allow-stale-backup',
+      '1h',
+      '--yes',
+      '--json',
+    ]);
+    expect(run.code).toBe(0);
+    const report = failoverShape.parse(jsonOf(run));
+    expect(report.rpoMs).toBeGreaterThan(0);
+    expect(sim.appWriter(report.targetMachineId).running()).toBe(true);
+    expect(sim.violations()).toEqual([]);
+  });
+});
+
 describe('flydr resume and abort', () => {
   async function interruptedFailover(target: SimApp): Promise<string> {
     const running = startCli(['failover', '--to', 'sin', '--yes', ...target.args], {
