@@ -1,7 +1,7 @@
 import type { Sim } from '@flydr/fly-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli } from './helpers/build.js';
-import { doctorShape, errorShape, regionsShape } from './helpers/json-shapes.js';
+import { backupResultShape, doctorShape, errorShape, regionsShape } from './helpers/json-shapes.js';
 import { jsonOf, runCli } from './helpers/run-cli.js';
 import { type SimApp, startSimApp } from './helpers/sim-app.js';
 
@@ -98,6 +98,14 @@ describe('flydr doctor', () => {
     const run = await flydr(['doctor', '--transport', 'exec']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^ok\s+exec: reached machine/m);
+  });
+
+  it('backs up over the exec transport', async () => {
+    const run = await flydr(['backup', '--transport', 'exec', '--json']);
+    expect(run.code).toBe(0);
+    const { backup } = backupResultShape.parse(jsonOf(run));
+    expect(backup.machineId).toBe(target.machineId);
+    expect(backup.status).toBe('verified');
   });
 
   it('suggests WireGuard or a tunnel when SSH cannot connect', async () => {
