@@ -114,12 +114,19 @@ describe('DisasterRecovery.failover faults', () => {
 
   it('rolls back when SSH keeps dropping during the restore', async () => {
     const ctx = await seedApp(sim);
+    let target = '';
     ctx.dr = createDisasterRecovery({
       app: ctx.app,
       databasePath: DATABASE_PATH,
       client: ctx.client,
       transportFactory: withIdleTimeout(ctx.transportFactory, 500),
       stateDir: ctx.stateDir,
+      // The network recovers once the upload gave up, so the rollback can reach the target.
+      onEvent: (event) => {
+        if (event.type === 'step-end' && event.step === 'upload' && !event.ok) {
+          sim.dropSshAfterBytes(target, Number.MAX_SAFE_INTEGER, { times: 1 });
+        }
+      },
     });
     await waitForRows(sim, ctx.machineId, 10);
     const error = await rejection(
@@ -128,8 +135,9 @@ describe('DisasterRecovery.failover faults', () => {
         ...simRunOptions(sim, {
           afterStepPersisted: async (step) => {
             if (step !== 'standby') return;
-            const [target] = await ctx.client.machines.list(ctx.app, { region: 'sin' });
-            sim.dropSshAfterBytes(target?.id ?? '', 6_000, { times: 100 });
+            const [machine] = await ctx.client.machines.list(ctx.app, { region: 'sin' });
+            target = machine?.id ?? '';
+            sim.dropSshAfterBytes(target, 6_000, { times: 100 });
           },
         }),
       }),
