@@ -23,19 +23,36 @@ export async function readRemoteState(
   signal?: AbortSignal,
 ): Promise<LiveDatabaseState> {
   const options = signal === undefined ? {} : { signal };
-  const info = await transport.stat(databasePath, options);
+  const walPath = `${databasePath}-wal`;
+  // Independent reads go out together: every round trip to the machine widens the window
+  // in which a write can slip between the two states.
+  const [info, walInfo] = await Promise.all([
+    transport.stat(databasePath, options),
+    transport.stat(walPath, options),
+  ]);
   if (info === undefined) {
     throw remoteDatabaseMissing(transport.machineId, databasePath);
   }
-  const head = await transport.readRange(databasePath, 0, DATABASE_HEADER_LENGTH, options);
+  const walHasHeader = walInfo !== undefined && walInfo.size >= WAL_HEADER_LENGTH;
+  const [head, walHead] = await Promise.all([
+    transport.readRange(databasePath, 0, DATABASE_HEADER_LENGTH, options),
+    walHasHeader
+      ? transport.readRange(walPath, 0, WAL_HEADER_LENGTH, options).catch((error: unknown) => {
+          // A WAL removed after its stat (the app closed the database) reads as no WAL.
+          if (errnoOf(error) === 'TRANSPORT_REMOTE_NOT_FOUND') {
+            return undefined;
+          }
+          throw error;
+        })
+      : undefined,
+  ]);
   const database = parseDatabaseHeader(head, `${transport.machineId}:${databasePath}`);
-
-  const walPath = `${databasePath}-wal`;
-  const walInfo = await transport.stat(walPath, options);
-  let wal: LiveDatabaseState['wal'];
-  if (walInfo !== undefined && walInfo.size >= WAL_HEADER_LENGTH) {
-    const walHead = await transport.readRange(walPath, 0, WAL_HEADER_LENGTH, options);
-    wal = parseWalHeader(walHead, `${transport.machineId}:${walPath}`);
+  const wal =
+    walHead === undefined
+      ? undefined
+      : parseWalHeader(walHead, `${transport.machineId}:${walPath}`);
+  if (walHasHeader && walHead === undefined) {
+    return { databaseSize: info.size, database, walSize: 0, wal };
   }
   return { databaseSize: info.size, database, walSize: walInfo?.size ?? 0, wal };
 }

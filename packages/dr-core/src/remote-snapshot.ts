@@ -297,10 +297,21 @@ async function copyPairOnce(options: RemoteSnapshotOptions): Promise<PairCopy> {
     bytes += main.bytes;
     mainSha256 = main.sha256;
     if (before.walSize > 0) {
-      const wal = await transport.download(walPath, `${outputPath}-wal`, {
-        ...transferOptions(options, 'download', walPath),
-        resume: false,
-      });
+      const wal = await transport
+        .download(walPath, `${outputPath}-wal`, {
+          ...transferOptions(options, 'download', walPath),
+          resume: false,
+        })
+        .catch((error: unknown) => {
+          // The app closing the database removes its WAL: a change, not a missing database.
+          if (errnoOf(error) === 'TRANSPORT_REMOTE_NOT_FOUND') {
+            return undefined;
+          }
+          throw error;
+        });
+      if (wal === undefined) {
+        return { before, bytes, changes: ['the WAL was removed during the copy'] };
+      }
       bytes += wal.bytes;
     }
   } catch (error) {
