@@ -88,6 +88,12 @@ describe('flydr backups', () => {
     expect(run.stdout).toMatch(/sha256\s+[0-9a-f]{64}/);
   });
 
+  it('shows one backup as JSON', async () => {
+    const run = await flydr(['backups', 'show', '2', '--json']);
+    expect(run.code).toBe(0);
+    expect(backupResultShape.parse(jsonOf(run)).backup.id).toBe(2);
+  });
+
   it('names an unknown backup id', async () => {
     const run = await flydr(['backups', 'show', '99', '--json']);
     expect(run.code).toBe(2);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli } from './helpers/build.js';
 import {
   abortShape,
+  dryRunShape,
   errorShape,
   failoverShape,
   standbyPrepareShape,
@@ -133,6 +134,14 @@ describe('flydr failover and failback', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/dry run: fail over .* from nrt .* to sin/);
     expect(await machineIds(target)).toEqual(before);
+  });
+
+  it('prints the dry-run plan as JSON', async () => {
+    const run = await flydr(target, ['failover', '--to', 'sin', '--dry-run', '--json']);
+    expect(run.code).toBe(0);
+    const plan = dryRunShape.parse(jsonOf(run));
+    expect([plan.from, plan.to, plan.sourceMachineId]).toEqual(['nrt', 'sin', target.machineId]);
+    expect(plan.steps.map((step) => step.name)).toContain('fence');
   });
 
   it('fails over to sin with RPO 0', async () => {

@@ -216,3 +216,12 @@ export const abortShape = z.strictObject({
   status: z.string(),
   steps: z.array(z.strictObject({ name: z.string(), status: z.string() })),
 });
+
+export const dryRunShape = z.strictObject({
+  ok: z.literal(true),
+  dryRun: z.literal(true),
+  from: z.string(),
+  to: z.string(),
+  sourceMachineId: z.string().nullable(),
+  steps: z.array(z.strictObject({ name: z.string(), description: z.string() })),
+});
