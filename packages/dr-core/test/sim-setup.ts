@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { createFlyClient, type FlyClient } from '@flydr/fly-client';
 import {
   createSshTransportFactory,
-  flyCertificateIssuer,
   type MachineTransportFactory,
 } from '@flydr/fly-client/transport';
 import { type Sim, type SimOptions, startSim } from '@flydr/fly-sim';
+import { utils } from 'ssh2';
 import {
   createDisasterRecovery,
   type DisasterRecovery,
@@ -18,6 +18,20 @@ import { tempDir } from './helpers.js';
 export const DATABASE_PATH = '/app/data/app.db';
 
 let appCounter = 0;
+
+/**
+ * One ed25519 client key for all tests. ssh2 1.17 generates a key that its own parser
+ * rejects now and then ("Malformed OpenSSH private key"), so the key is generated until it
+ * parses.
+ */
+const clientKey = (() => {
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error)) {
+      return pair;
+    }
+  }
+})();
 
 /** Starts a sim with quick writes and instant transitions; the caller closes it. */
 export function startTestSim(options: SimOptions = {}): Promise<Sim> {
@@ -55,10 +69,17 @@ export async function seedApp(
     rateLimit: false,
     retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 50 },
   });
+  const publicKey = clientKey.public.trim().split(/\s+/).slice(0, 2).join(' ');
+  const { certificate } = await client.ssh.issueCertificate({
+    app,
+    publicKey,
+    principals: ['root'],
+  });
   const stateDir = join(tempDir(), 'state');
   const transportFactory = createSshTransportFactory({
     app,
-    auth: { certificate: flyCertificateIssuer(client, app) },
+    // Logs in with a certificate that the sim's GraphQL API issues for the app, as on Fly.
+    auth: { privateKey: clientKey.private, certificate },
     hostKeys: join(tempDir(), 'known_hosts'),
     port: sim.sshPort,
     connectTimeoutMs: 5_000,
