@@ -5,8 +5,8 @@ import type { FlyClient, Machine, MachineConfig } from './fly-types.js';
 export const MAINTENANCE_INIT_EXEC = ['sleep', 'inf'];
 
 /**
- * Returns the config that keeps the machine started without running the app: the same
- * config with `init.exec` overridden, and without `services` and `checks`, so the Fly
+ * Returns the config that keeps the machine started without running the app. It is the
+ * same config with `init.exec` overridden and without `services` and `checks`. So the Fly
  * proxy neither routes requests to it nor stops it as idle, and no check fails while the
  * app is down.
  */

@@ -30,6 +30,7 @@ export async function readRemoteState(
     transport.stat(databasePath, options),
     transport.stat(walPath, options),
   ]);
+
   if (info === undefined) {
     throw remoteDatabaseMissing(transport.machineId, databasePath);
   }
@@ -46,6 +47,7 @@ export async function readRemoteState(
         })
       : undefined,
   ]);
+
   const database = parseDatabaseHeader(head, `${transport.machineId}:${databasePath}`);
   const wal =
     walHead === undefined

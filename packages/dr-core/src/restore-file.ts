@@ -40,12 +40,12 @@ export interface RestoredFile {
 }
 
 /**
- * Restores a database file (a backup) to `targetPath`: verifies the source, copies it to
- * a temporary name beside the target, fsyncs, sets the journal mode, verifies the copy,
- * moves any existing target and its `-wal`/`-shm`/`-journal` aside as
- * `<target>.flydr-prev-<UTC timestamp>` (sidecars keep their suffix, so the old pair still
- * opens), then renames the copy in. A stale `-wal` beside the target is never applied to
- * the restored file.
+ * Restores a database file (a backup) to `targetPath`. It verifies the source, copies it
+ * to a temporary name beside the target, fsyncs it, sets the journal mode and verifies the
+ * copy. Then it moves any existing target and its `-wal`/`-shm`/`-journal` aside as
+ * `<target>.flydr-prev-<UTC timestamp>` and renames the copy in. Sidecars keep their
+ * suffix, so the old pair still opens, and a stale `-wal` is never applied to the restored
+ * file.
  *
  * @throws DrError `DR_FILE_EXISTS` when the target (or a sidecar) exists and `force` is
  *   not set, `DR_FILE_NOT_FOUND` when the target directory is missing,

@@ -40,9 +40,9 @@ export function mountHolding(machine: Machine, databasePath: string): MachineMou
  * Picks the source machine of an operation: the one started machine that mounts the volume
  * holding `databasePath`, or the one named by id, optionally limited to a region.
  *
- * @throws DrError `DR_SOURCE_MACHINE` when no machine mounts the volume, the named id does
- *   not exist or does not mount it, or several started machines qualify;
- *   `DR_MACHINE_NOT_STARTED` when the only candidates are not started.
+ * @throws DrError `DR_SOURCE_MACHINE` when no machine mounts the volume, when the named id
+ *   does not exist or does not mount it, or when several started machines qualify.
+ * @throws DrError `DR_MACHINE_NOT_STARTED` when the only candidates are not started.
  */
 export async function selectSourceMachine(
   client: FlyClient,

@@ -20,7 +20,7 @@ export const DATABASE_PATH = '/app/data/app.db';
 let appCounter = 0;
 
 /**
- * One ed25519 client key for all tests. ssh2 1.17 generates a key that its own parser
+ * Client key (ed25519) shared by all tests. ssh2 1.17 generates a key that its own parser
  * rejects now and then ("Malformed OpenSSH private key"), so the key is generated until it
  * parses.
  */
