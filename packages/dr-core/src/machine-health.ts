@@ -14,7 +14,7 @@ export interface HealthWaitOptions {
   /** Pause between polls. @default 500 */
   pollMs?: number;
   /**
-   * Consecutive passing polls required, so an app that answers once and then fails (for
+   * Consecutive passing polls required, so an app that passes once and then fails (for
    * example on its first write) is not taken as healthy. @default 3
    */
   passesRequired?: number;
@@ -27,7 +27,7 @@ export interface HealthWaitOptions {
  * row.
  *
  * @throws DrError `DR_HEALTH_FAILED` naming the failing checks, or the last health URL
- *   answer, when the time runs out.
+ *   status, when the time runs out.
  */
 export async function waitForHealthy(
   client: FlyClient,
@@ -104,7 +104,7 @@ async function healthUrlProblem(
       signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
     });
     await response.arrayBuffer();
-    return response.ok ? undefined : `GET ${url} answered ${response.status}`;
+    return response.ok ? undefined : `GET ${url} returned ${response.status}`;
   } catch (error) {
     return `GET ${url} failed: ${messageOf(error)}`;
   }
