@@ -78,7 +78,10 @@ export async function restoreFileTo(
     );
   }
 
-  const temp = await copyToTemp(sourcePath, targetPath);
+  // A replaced database keeps its permission bits, so an app that could open the old file
+  // can open the restored one. A new file gets 0600.
+  const mode = existing.includes(targetPath) ? (await stat(targetPath)).mode & 0o777 : 0o600;
+  const temp = await copyToTemp(sourcePath, targetPath, mode);
   try {
     const verified = await prepareCopy(temp, options.journalMode ?? modeOf(source), check);
     const aside = await moveAside(targetPath, existing, (options.now ?? (() => new Date()))());

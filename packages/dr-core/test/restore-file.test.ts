@@ -1,4 +1,12 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +78,24 @@ describe('restoreFileTo', () => {
     const result = await restoreFileTo(backup.path, target, { force: true, now: fixedNow });
     expect(result.previousPath).toBe(`${target}.flydr-prev-20261204T200000Z`);
     expect(readFileSync(`${target}.flydr-prev-20261204T200000Z`, 'utf8')).toBe('current database');
+  });
+
+  it('keeps the permission bits of a replaced file', async () => {
+    const dir = tempDir();
+    const backup = await makeBackup(dir, 5);
+    const target = join(dir, 'app.db');
+    writeFileSync(target, 'current database');
+    chmodSync(target, 0o640);
+    await restoreFileTo(backup.path, target, { force: true, now: fixedNow });
+    expect(statSync(target).mode & 0o777).toBe(0o640);
+  });
+
+  it('creates a new file with mode 0600', async () => {
+    const dir = tempDir();
+    const backup = await makeBackup(dir, 5);
+    const target = join(dir, 'app.db');
+    await restoreFileTo(backup.path, target);
+    expect(statSync(target).mode & 0o777).toBe(0o600);
   });
 
   it('never overwrites an earlier aside copy', async () => {
