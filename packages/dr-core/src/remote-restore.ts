@@ -58,6 +58,12 @@ export interface RemoteRestoreOptions {
   healthTimeoutMs?: number;
   /** Pause between health polls. @default 500 */
   healthPollMs?: number;
+  /**
+   * Replace a current database that fails verification (not SQLite, truncated or
+   * corrupt) without the verified local copy that is otherwise required. Its files are
+   * still kept aside on the volume. @default false
+   */
+  replaceDamaged?: boolean;
   /** Fails the upload when no byte moves for this long. @default the transport's */
   idleTimeoutMs?: number;
   /** Fails the upload when it has not finished this long after it started. */
@@ -233,16 +239,29 @@ async function runRestoreSteps(
       });
       return undefined;
     }
-    return backupFromMachine(
-      { ...context, operation: 'restore' },
-      { ...target, machine },
-      transport,
-      {
-        reason: 'pre-restore',
-        strategy: options.strategy ?? 'copy-validate',
-        ...(options.check === undefined ? {} : { check: options.check }),
-      },
-    );
+    try {
+      return await backupFromMachine(
+        { ...context, operation: 'restore' },
+        { ...target, machine },
+        transport,
+        {
+          reason: 'pre-restore',
+          strategy: options.strategy ?? 'copy-validate',
+          ...(options.check === undefined ? {} : { check: options.check }),
+        },
+      );
+    } catch (error) {
+      if (!(options.replaceDamaged === true && isDamagedDatabase(error))) {
+        throw error;
+      }
+      // The damaged files still go aside on the volume below; only the local copy is skipped.
+      context.logger.warn('current database is damaged; replacing it without a local copy', {
+        machine_id: machineId,
+        path: databasePath,
+        error: messageOf(error),
+      });
+      return undefined;
+    }
   });
 
   await options.beforeUpload?.(preRestoreBackup);
@@ -443,6 +462,14 @@ async function rollBack(
  * put back by hand. The config is kept out of the error itself, because it may carry file
  * contents that must not end up in logs. Returns the path, or undefined when writing fails.
  */
+/** Tells whether a snapshot failed because the database itself is damaged. */
+function isDamagedDatabase(error: unknown): boolean {
+  return (
+    error instanceof DrError &&
+    ['DR_CORRUPT', 'DR_NOT_SQLITE', 'DR_TRUNCATED', 'DR_EMPTY_FILE'].includes(error.code)
+  );
+}
+
 async function saveConfigForHands(
   context: RemoteRestoreContext,
   machineId: string,

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DrError, isDrError } from '../src/errors.js';
 import type { DrEvent } from '../src/events.js';
-import { tempDir } from './helpers.js';
+import { chinookFixture, tempDir } from './helpers.js';
 import { type SimContext, seedApp, startTestSim, waitForRows } from './sim-setup.js';
 
 let sim: Sim;
@@ -439,6 +439,32 @@ describe('DisasterRecovery.restore', () => {
     expect(saved).toEqual(before.config);
     expect(statSync(configPath).mode & 0o777).toBe(0o600);
     expect(JSON.stringify(error)).not.toContain(before.config.image);
+  });
+
+  it('keeps a damaged database unless told to replace it', async () => {
+    const ctx = await seedApp(sim, { extra: { databasePath: '/app/data/other.db' } });
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const damaged = readFileSync(chinookFixture);
+    damaged.fill(0xa5, 49 * 4096 + 100, 49 * 4096 + 400);
+    writeFileSync(join(volumeDir, 'other.db'), damaged);
+    const backup = await ctx.dr.backupFile(appDatabase(8));
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+
+    const refused = await rejection(ctx.dr.restore(backup.id, fastHealth));
+    const afterRefusal = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const stillDamaged = readFileSync(join(volumeDir, 'other.db')).equals(damaged);
+    const report = await ctx.dr.restore(backup.id, { ...fastHealth, replaceDamaged: true });
+    await ctx.dr.close();
+
+    const aside = report.movedAside.find((entry) => entry.from === '/app/data/other.db');
+    expect(refused.code).toBe('DR_CORRUPT');
+    expect(stillDamaged).toBe(true);
+    expect(afterRefusal.config).toEqual(before.config);
+    expect(report.preRestoreBackup).toBeUndefined();
+    expect(readWrites(join(volumeDir, 'other.db'))).toEqual(readWrites(backup.path));
+    expect(
+      readFileSync(join(volumeDir, (aside?.to ?? '').slice('/app/data/'.length))).equals(damaged),
+    ).toBe(true);
   });
 
   it('rejects latest with no backups', async () => {
