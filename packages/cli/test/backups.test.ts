@@ -38,7 +38,7 @@ describe('flydr backup', () => {
   it('catalogues a verified backup of the live database', async () => {
     const run = await flydr(['backup', '--json']);
     expect(run.stderr).toMatch(/backup .*download|backup .*snapshot/);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const { backup } = backupResultShape.parse(jsonOf(run));
     expect(backup.machineId).toBe(target.machineId);
     expect(backup.region).toBe('nrt');
@@ -48,7 +48,7 @@ describe('flydr backup', () => {
 
   it('prints a text summary without --json', async () => {
     const run = await flydr(['backup', '--check', 'integrity']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^backup 2: .* from .* in nrt, integrity_check ok/);
   });
 
@@ -62,14 +62,14 @@ describe('flydr backup', () => {
 describe('flydr backups', () => {
   it('lists the backups newest first', async () => {
     const run = await flydr(['backups', 'list', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const { backups } = backupsListShape.parse(jsonOf(run));
     expect(backups.map((b) => b.id)).toEqual([2, 1]);
   });
 
   it('lists them as a table', async () => {
     const run = await flydr(['backups', 'list']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.split('\n')[0]).toMatch(/^ID\s+FINISHED \(UTC\)\s+REGION\s+SIZE\s+STATUS/);
   });
 
@@ -78,19 +78,19 @@ describe('flydr backups', () => {
       cwd: target.dir,
       env: { ...target.env, NO_COLOR: '' },
     });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^ID\s+FINISHED/);
   });
 
   it('shows one backup', async () => {
     const run = await flydr(['backups', 'show', '1']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/sha256\s+[0-9a-f]{64}/);
   });
 
   it('shows one backup as JSON', async () => {
     const run = await flydr(['backups', 'show', '2', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(backupResultShape.parse(jsonOf(run)).backup.id).toBe(2);
   });
 
@@ -104,7 +104,7 @@ describe('flydr backups', () => {
 
   it('verifies every backup', async () => {
     const run = await flydr(['backups', 'verify', '--all', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const document = verifyShape.parse(jsonOf(run));
     expect(document.results.map((r) => r.ok)).toEqual([true, true]);
   });
@@ -143,7 +143,7 @@ describe('flydr backups', () => {
       '--dry-run',
       '--json',
     ]);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const plan = pruneShape.parse(jsonOf(run));
     expect(plan.remove.map((c) => c.backup.id)).toEqual([1]);
     expect(plan.removedIds).toEqual([]);
@@ -160,7 +160,7 @@ describe('flydr backups', () => {
       '--yes',
       '--json',
     ]);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(pruneShape.parse(jsonOf(run)).removedIds).toEqual([1]);
   });
 
@@ -189,7 +189,7 @@ describe('flydr restore', () => {
   it('writes a backup to a local file', async () => {
     const path = join(target.dir, 'restored.db');
     const run = await flydr(['restore', 'latest', '--to-file', path, '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const document = restoreFileShape.parse(jsonOf(run));
     expect(document.path).toBe(path);
     const db = new Database(path, { readonly: true });
@@ -229,7 +229,7 @@ describe('flydr restore', () => {
 
   it('restores onto the nrt machine with --yes', async () => {
     const run = await flydr(['restore', '2', '--region', 'nrt', '--yes', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const document = restoreMachineShape.parse(jsonOf(run));
     expect(document.machineId).toBe(target.machineId);
     expect(document.preRestoreBackup?.reason).toBe('pre-restore');
@@ -242,7 +242,7 @@ describe('flydr diff', () => {
     const list = backupsListShape.parse(jsonOf(await flydr(['backups', 'list', '--json'])));
     const [newest, older] = list.backups;
     const run = await flydr(['diff', String(older?.id), String(newest?.id), '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = diffShape.parse(jsonOf(run));
     expect(report.identical).toBe(false);
     expect(report.tables[0]?.table).toBe('writes');

@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildCli, repoRoot } from './helpers/build.js';
 import { jsonOf, runCli } from './helpers/run-cli.js';
+import { testDir } from './helpers/temp-dirs.js';
 
 const moveShape = z.strictObject({
   operationId: z.string(),
@@ -54,7 +54,7 @@ describe('flydr demo', () => {
   });
 
   it('names a --database that is not SQLite', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'flydr-demo-bad-')), 'notes.txt');
+    const file = join(testDir('flydr-demo-bad-'), 'notes.txt');
     writeFileSync(file, 'not a database');
     const run = await runCli(['demo', '--database', file]);
     expect(run.code).toBe(2);

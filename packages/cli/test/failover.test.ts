@@ -59,7 +59,7 @@ describe('flydr failover and failback', () => {
       '--machine',
       '--json',
     ]);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = standbyPrepareShape.parse(jsonOf(run));
     expect([report.createdVolume, report.createdMachine]).toEqual([true, true]);
   });
@@ -73,14 +73,14 @@ describe('flydr failover and failback', () => {
       '--machine',
       '--json',
     ]);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = standbyPrepareShape.parse(jsonOf(run));
     expect([report.createdVolume, report.createdMachine]).toEqual([false, false]);
   });
 
   it('shows the primary in nrt', async () => {
     const run = await flydr(target, ['status', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const status = statusShape.parse(jsonOf(run));
     expect(status.primary?.machineId).toBe(target.machineId);
     expect(status.regions.map((region) => region.region)).toEqual(['nrt', 'sin']);
@@ -88,7 +88,7 @@ describe('flydr failover and failback', () => {
 
   it('prints status as a table', async () => {
     const run = await flydr(target, ['status']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^REGION\s+MACHINE\s+STATE\s+ROLE/m);
   });
 
@@ -131,14 +131,14 @@ describe('flydr failover and failback', () => {
   it('plans without changing anything on --dry-run', async () => {
     const before = await machineIds(target);
     const run = await flydr(target, ['failover', '--to', 'sin', '--dry-run']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/dry run: fail over .* from nrt .* to sin/);
     expect(await machineIds(target)).toEqual(before);
   });
 
   it('prints the dry-run plan as JSON', async () => {
     const run = await flydr(target, ['failover', '--to', 'sin', '--dry-run', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const plan = dryRunShape.parse(jsonOf(run));
     expect([plan.from, plan.to, plan.sourceMachineId]).toEqual(['nrt', 'sin', target.machineId]);
     expect(plan.steps.map((step) => step.name)).toContain('fence');
@@ -146,7 +146,7 @@ describe('flydr failover and failback', () => {
 
   it('fails over to sin with RPO 0', async () => {
     const run = await flydr(target, ['failover', '--to', 'sin', '--yes', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = failoverShape.parse(jsonOf(run));
     expect([report.from, report.to, report.rpoMs]).toEqual(['nrt', 'sin', 0]);
     expect(sim.appWriter(report.targetMachineId).running()).toBe(true);
@@ -163,7 +163,7 @@ describe('flydr failover and failback', () => {
 
   it('fails back to nrt', async () => {
     const run = await flydr(target, ['failback', '--wait-for-capacity', '30s', '--yes', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = failoverShape.parse(jsonOf(run));
     expect([report.kind, report.from, report.to]).toEqual(['failback', 'sin', 'nrt']);
     expect(report.targetMachineId).toBe(target.machineId);
@@ -173,7 +173,7 @@ describe('flydr failover and failback', () => {
 
   it('syncs the standby from the primary', async () => {
     const run = await flydr(target, ['sync', '--from', 'nrt', '--to', 'sin', '--yes', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = syncShape.parse(jsonOf(run));
     expect(report.sourceMachineId).toBe(target.machineId);
     expect(sim.violations()).toEqual([]);
@@ -220,7 +220,7 @@ describe('flydr failover from an unreachable host', () => {
       '--yes',
       '--json',
     ]);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = failoverShape.parse(jsonOf(run));
     expect(report.rpoMs).toBeGreaterThan(0);
     expect(sim.appWriter(report.targetMachineId).running()).toBe(true);
@@ -255,7 +255,7 @@ describe('flydr resume and abort', () => {
     expect(refused.stderr).toMatch(/pass --yes/);
 
     const run = await flydr(target, ['resume', '--yes', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const report = failoverShape.parse(jsonOf(run));
     expect([report.operationId, report.to]).toEqual([id, 'sin']);
     expect(sim.appWriter(target.machineId).running()).toBe(false);
@@ -267,7 +267,7 @@ describe('flydr resume and abort', () => {
     const target = await startSimApp(sim);
     const id = await interruptedFailover(target);
     const run = await flydr(target, ['abort', id, '--yes', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(abortShape.parse(jsonOf(run)).status).toBe('aborted');
     expect(sim.appWriter(target.machineId).running()).toBe(true);
     expect(sim.violations()).toEqual([]);
@@ -289,7 +289,7 @@ describe('flydr resume and abort', () => {
     const status = statusShape.parse(jsonOf(await flydr(target, ['status', '--json'])));
     expect(status.unfinishedOperations[0]?.status).toBe('interrupted');
     const resumed = await flydr(target, ['resume', '--yes', '--json']);
-    expect(resumed.code).toBe(0);
+    expect(resumed.code, resumed.stderr).toBe(0);
     expect(failoverShape.parse(jsonOf(resumed)).rpoMs).toBe(0);
     expect(sim.violations()).toEqual([]);
   });

@@ -25,7 +25,7 @@ afterAll(async () => {
 describe('flydr regions', () => {
   it('shows capacity for the app machine', async () => {
     const run = await flydr(['regions', 'nrt', 'sin', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const document = regionsShape.parse(jsonOf(run));
     expect(document.regions.map((r) => [r.region, r.canPlace, r.current])).toEqual([
       ['nrt', true, true],
@@ -38,7 +38,7 @@ describe('flydr regions', () => {
     sim.setCapacity('sin', { machines: 0 });
     try {
       const run = await flydr(['regions', 'sin']);
-      expect(run.code).toBe(0);
+      expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/^sin\s+Singapore, Singapore\s+none$/m);
     } finally {
       sim.setCapacity('sin', { machines: Number.POSITIVE_INFINITY });
@@ -47,7 +47,7 @@ describe('flydr regions', () => {
 
   it('lists every region as a table', async () => {
     const run = await flydr(['regions']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^REGION\s+NAME\s+CAPACITY$/m);
     expect(run.stdout).toMatch(/^ams\s/m);
   });
@@ -62,7 +62,7 @@ describe('flydr regions', () => {
 
   it('prints API calls with --verbose but never the token', async () => {
     const run = await flydr(['regions', 'nrt', '--verbose']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/debug fly request .*"endpoint":"platform.regions"/);
     expect(run.stderr).not.toContain(sim.token);
     expect(run.stdout).not.toContain(sim.token);
@@ -79,7 +79,7 @@ describe('flydr regions', () => {
 describe('flydr doctor', () => {
   it('passes every check over SSH', async () => {
     const run = await flydr(['doctor', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const { checks } = doctorShape.parse(jsonOf(run));
     expect(checks.map((c) => [c.name, c.status])).toEqual([
       ['token', 'ok'],
@@ -96,13 +96,13 @@ describe('flydr doctor', () => {
 
   it('passes over the exec transport', async () => {
     const run = await flydr(['doctor', '--transport', 'exec']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^ok\s+exec: reached machine/m);
   });
 
   it('backs up over the exec transport', async () => {
     const run = await flydr(['backup', '--transport', 'exec', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const { backup } = backupResultShape.parse(jsonOf(run));
     expect(backup.machineId).toBe(target.machineId);
     expect(backup.status).toBe('verified');

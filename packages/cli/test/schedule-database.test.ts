@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createScheduleDatabase, demoScheduleSize } from '../src/demo/schedule-database.js';
+import { testDir } from './helpers/temp-dirs.js';
 
 function contentHash(path: string): string {
   const db = new Database(path, { readonly: true });
@@ -22,7 +21,7 @@ function contentHash(path: string): string {
 
 describe('createScheduleDatabase', () => {
   it('writes a few thousand rows in WAL mode', async () => {
-    const path = join(await mkdtemp(join(tmpdir(), 'flydr-demo-db-')), 'app.db');
+    const path = join(testDir('flydr-demo-db-'), 'app.db');
     createScheduleDatabase(path);
 
     const db = new Database(path, { readonly: true });
@@ -39,7 +38,7 @@ describe('createScheduleDatabase', () => {
   });
 
   it('gives the same rows for the same seed', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'flydr-demo-db-'));
+    const dir = testDir('flydr-demo-db-');
     createScheduleDatabase(join(dir, 'a.db'), { venues: 3, performers: 10, events: 20 }, 7);
     createScheduleDatabase(join(dir, 'b.db'), { venues: 3, performers: 10, events: 20 }, 7);
     createScheduleDatabase(join(dir, 'c.db'), { venues: 3, performers: 10, events: 20 }, 8);

@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveToken } from '../src/token.js';
+import { testDir } from './helpers/temp-dirs.js';
 
 async function homeWithConfig(text?: string): Promise<string> {
-  const home = await mkdtemp(join(tmpdir(), 'flydr-home-'));
+  const home = testDir('flydr-home-');
   if (text !== undefined) {
     await mkdir(join(home, '.fly'));
     await writeFile(join(home, '.fly', 'config.yml'), text);

@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCli } from './helpers/build.js';
 import { errorShape, standbyConfigShape } from './helpers/json-shapes.js';
 import { jsonOf, runCli } from './helpers/run-cli.js';
 import { flyTomlFor } from './helpers/sim-app.js';
+import { testDir } from './helpers/temp-dirs.js';
 
 // Every command line `flydr --help` lists, with the words its help must show.
 const commandLines = [
@@ -31,7 +31,7 @@ const commandLines = [
 ];
 
 function appDir(toml = flyTomlFor('live-schedule-api')): string {
-  const dir = mkdtempSync(join(tmpdir(), 'flydr-usage-'));
+  const dir = testDir('flydr-usage-');
   writeFileSync(join(dir, 'fly.toml'), toml);
   return dir;
 }
@@ -41,7 +41,7 @@ beforeAll(() => buildCli(), 240_000);
 describe('flydr help', () => {
   it('lists every command', async () => {
     const run = await runCli(['--help']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     for (const line of commandLines) expect(run.stdout).toContain(line[0]);
     expect(run.stdout).toContain('Examples:');
   });
@@ -57,7 +57,7 @@ describe('flydr help', () => {
   )('shows help and examples: %s', async (name) => {
     const words = name.split(' ');
     const run = await runCli([...words, '--help']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('Examples:');
     expect(run.stdout).toContain(`flydr ${words.join(' ')}`);
   });
@@ -98,7 +98,7 @@ describe('flydr input checks', () => {
   });
 
   it('asks for an app when there is no fly.toml', async () => {
-    const run = await runCli(['backups', 'list'], { cwd: mkdtempSync(join(tmpdir(), 'flydr-')) });
+    const run = await runCli(['backups', 'list'], { cwd: testDir('flydr-') });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/missing app name/);
     expect(run.stderr).toMatch(/-a <app>/);
@@ -142,7 +142,7 @@ describe('flydr standby config', () => {
         cwd: dir,
       },
     );
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const document = standbyConfigShape.parse(jsonOf(run));
     expect(document.path).toBe(join(dir, 'fly.toml.backup'));
     const written = readFileSync(join(dir, 'fly.toml.backup'), 'utf8');
@@ -164,7 +164,7 @@ describe('flydr standby config', () => {
     const dir = appDir();
     writeFileSync(join(dir, 'fly.toml.backup'), 'old\n');
     const run = await runCli(['standby', 'config', '--region', 'sin', '--yes'], { cwd: dir });
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(readFileSync(join(dir, 'fly.toml.backup'), 'utf8')).toContain('primary_region = "sin"');
     expect(existsSync(join(dir, 'fly.toml.backup'))).toBe(true);
   });

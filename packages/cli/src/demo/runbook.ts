@@ -55,9 +55,26 @@ export async function runDemo(options: DemoOptions, io: CliIo, out: Output): Pro
   const say = (text: string) => out.note(text);
   say(`starting a simulated Fly on 127.0.0.1 with ${DEMO_APP} in ${PRIMARY_REGION}`);
   const world = await createDemoWorld(options.databaseFile);
+
+  // Ctrl-C stops the simulator and removes its files; the step that runs then fails.
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    out.warn('interrupted: stopping the simulator and removing its files');
+    void world.close();
+  };
+  process.once('SIGINT', onSignal);
   try {
     return await runbook(world, options, io, out, startedAt);
+  } catch (error) {
+    if (!interrupted) throw error;
+    throw new CliError(
+      'demo interrupted: the simulator was stopped and its files removed',
+      ExitCode.OperationFailed,
+      'run `flydr demo` again to watch the whole runbook',
+    );
   } finally {
+    process.removeListener('SIGINT', onSignal);
     await world.close();
   }
 }

@@ -1,8 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { binPath } from './build.js';
+import { testDir } from './temp-dirs.js';
 
 /** Exit code and output of one `flydr` run. */
 export interface CliRun {
@@ -22,7 +21,7 @@ export interface RunCliOptions {
 
 /** Creates an empty home folder, so no real ~/.fly/config.yml is ever read. */
 export function freshHome(): string {
-  return mkdtempSync(join(tmpdir(), 'flydr-cli-home-'));
+  return testDir('flydr-cli-home-');
 }
 
 /**

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Sim, type SimOptions, startSim } from '@flydr/fly-sim';
+import { testDir } from './temp-dirs.js';
 
 /** A simulated app with one started machine in nrt and the files a CLI run needs. */
 export interface SimApp {
@@ -44,7 +44,7 @@ export async function startSimApp(sim?: Sim, options: SimOptions = {}): Promise<
   running.createApp(app, { primaryRegion: 'nrt' });
   const seeded = await running.seedMachine(app, { region: 'nrt' });
 
-  const dir = mkdtempSync(join(tmpdir(), 'flydr-cli-app-'));
+  const dir = testDir('flydr-cli-app-');
   writeFileSync(join(dir, 'fly.toml'), flyTomlFor(app));
   const stateDir = join(dir, 'state');
   return {
