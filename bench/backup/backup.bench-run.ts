@@ -9,10 +9,9 @@ import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
+import { generateEd25519KeyPair } from '@flydr/fly-client/transport';
 import { startSim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
-import { utils } from 'ssh2';
 import { it } from 'vitest';
 
 const RUNS = Number(process.env.FLYDR_BENCH_RUNS ?? 5);
@@ -98,7 +97,7 @@ async function main(): Promise<void> {
       volumeSizeGb: 4,
       init: { exec: ['sleep', 'inf'] },
     });
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair();
     sim.addAuthorizedKey(pair.public);
     const volumeDir = sim.machine(seeded.machineId).volumeDir as string;
 

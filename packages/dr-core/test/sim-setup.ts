@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { createFlyClient, type FlyClient } from '@flydr/fly-client';
 import {
   createSshTransportFactory,
+  generateEd25519KeyPair,
   type MachineTransportFactory,
 } from '@flydr/fly-client/transport';
 import { type Sim, type SimOptions, startSim } from '@flydr/fly-sim';
-import { utils } from 'ssh2';
 import {
   createDisasterRecovery,
   type DisasterRecovery,
@@ -19,19 +19,8 @@ export const DATABASE_PATH = '/app/data/app.db';
 
 let appCounter = 0;
 
-/**
- * Client key (ed25519) shared by all tests. ssh2 1.17 generates a key that its own parser
- * rejects now and then ("Malformed OpenSSH private key"), so the key is generated until it
- * parses.
- */
-const clientKey = (() => {
-  for (;;) {
-    const pair = utils.generateKeyPairSync('ed25519');
-    if (!(utils.parseKey(pair.private) instanceof Error)) {
-      return pair;
-    }
-  }
-})();
+/** Client key (ed25519) shared by all tests. */
+const clientKey = generateEd25519KeyPair();
 
 /** Starts a sim with quick writes and instant transitions; the caller closes it. */
 export function startTestSim(options: SimOptions = {}): Promise<Sim> {

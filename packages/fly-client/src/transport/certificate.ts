@@ -2,6 +2,7 @@ import type { ParsedKey } from 'ssh2';
 import ssh2 from 'ssh2';
 
 import { TransportError } from './errors.js';
+import { generateEd25519KeyPair } from './key-pair.js';
 
 const { utils } = ssh2;
 
@@ -216,7 +217,7 @@ export class SshCertificateCache {
   }
 
   async #issue(): Promise<CachedCertificate> {
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair();
     const privateKey = parsePrivateKey(pair.private);
     const publicKeyLine = pair.public.trim().split(/\s+/).slice(0, 2).join(' ');
     const { certificate } = await this.#issuer.issue(publicKeyLine);

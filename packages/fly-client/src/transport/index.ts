@@ -24,6 +24,7 @@ export {
   type MachineExecResult,
 } from './exec-transport.js';
 export { createExecTransportFactory, createSshTransportFactory } from './factories.js';
+export { type Ed25519KeyPair, generateEd25519KeyPair } from './key-pair.js';
 export {
   FileHostKeyStore,
   type HostKeyStore,

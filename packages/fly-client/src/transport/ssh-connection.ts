@@ -103,6 +103,9 @@ export class SshConnection {
 
     return new Promise((resolve, reject) => {
       const onError = (error: Error & { level?: string }) => {
+        // ssh2 can emit a second error, such as "Connection lost before handshake" after
+        // a handshake timeout, once the socket closes; it must not go uncaught.
+        client.on('error', () => undefined);
         socket.destroy();
         reject(hostKeyError ?? connectionError(error, options));
       };

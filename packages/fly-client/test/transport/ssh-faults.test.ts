@@ -4,10 +4,10 @@ import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import ssh2 from 'ssh2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import {
+  generateEd25519KeyPair,
   isTransportError,
   SshTransport,
   type SshTransportOptions,
@@ -18,7 +18,7 @@ import { type Ssh2TestServer, startSsh2Server } from './helpers/ssh2-server.js';
 const MACHINE_ID = '148e21ea7e6089';
 const FILE_SIZE = 2 * 1024 * 1024 + 123;
 
-const userKey = ssh2.utils.generateKeyPairSync('ed25519');
+const userKey = generateEd25519KeyPair();
 let server: Ssh2TestServer;
 let work: string;
 let content: Buffer;

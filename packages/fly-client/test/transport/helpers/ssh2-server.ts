@@ -3,6 +3,7 @@ import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Connection, ParsedKey, SFTPWrapper } from 'ssh2';
 import ssh2 from 'ssh2';
+import { generateEd25519KeyPair } from '../../../src/transport/key-pair.js';
 
 const { Server, utils } = ssh2;
 const { STATUS_CODE } = utils.sftp;
@@ -50,7 +51,7 @@ export async function startSsh2Server(options: {
   binDir: string;
   hostKey?: string;
 }): Promise<Ssh2TestServer> {
-  const hostKeyText = options.hostKey ?? utils.generateKeyPairSync('ed25519').private;
+  const hostKeyText = options.hostKey ?? generateEd25519KeyPair().private;
   const hostKey = utils.parseKey(hostKeyText) as ParsedKey;
   const allowed = utils.parseKey(options.authorizedKey) as ParsedKey;
   const state: Ssh2TestServer = {
