@@ -1,13 +1,15 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlyClient } from '@flydr/fly-client';
+import { createExecTransportFactory } from '@flydr/fly-client/transport';
 import type { Sim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDisasterRecovery } from '../src/disaster-recovery.js';
 import { type DrError, isDrError } from '../src/errors.js';
 import type { DrEvent } from '../src/events.js';
 import { chinookFixture, tempDir } from './helpers.js';
-import { type SimContext, seedApp, startTestSim, waitForRows } from './sim-setup.js';
+import { DATABASE_PATH, type SimContext, seedApp, startTestSim, waitForRows } from './sim-setup.js';
 
 let sim: Sim;
 
@@ -465,6 +467,26 @@ describe('DisasterRecovery.restore', () => {
     expect(
       readFileSync(join(volumeDir, (aside?.to ?? '').slice('/app/data/'.length))).equals(damaged),
     ).toBe(true);
+  });
+
+  it('restores through ExecTransport', async () => {
+    const ctx = await seedApp(sim);
+    const dr = createDisasterRecovery({
+      app: ctx.app,
+      databasePath: DATABASE_PATH,
+      client: ctx.client,
+      transportFactory: createExecTransportFactory({ app: ctx.app, machines: ctx.client.machines }),
+      stateDir: ctx.stateDir,
+    });
+    const backup = await dr.backupFile(appDatabase(10));
+    const report = await dr.restore(backup.id, fastHealth);
+    await dr.close();
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const restored = readVolumeDatabase(volumeDir);
+    expect(report.preRestoreBackup?.status).toBe('verified');
+    expect(restored.slice(0, 10)).toEqual(readWrites(backup.path));
   });
 
   it('rejects latest with no backups', async () => {
