@@ -232,6 +232,20 @@ describe('DisasterRecovery.backup failures', () => {
     expect(readdirSync(ctx.stateDir).filter((name) => name.includes('backup'))).toEqual([]);
   });
 
+  it('names a full volume for sqlite3-backup', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 10);
+    // The 1 GiB volume keeps less room than one more copy of the database needs.
+    sim.fillVolume(ctx.volumeId, 1024 ** 3 - 64 * 1024);
+    const error = await rejection(ctx.dr.backup({ strategy: 'sqlite3-backup' }));
+    const listed = await ctx.dr.list();
+    sim.fillVolume(ctx.volumeId, -(1024 ** 3));
+    await ctx.dr.close();
+    expect(error.code).toBe('DR_NO_SPACE');
+    expect(error.hint).toContain('copy-validate');
+    expect(listed).toEqual([]);
+  });
+
   it('names a stopped machine', async () => {
     const ctx = await seedApp(sim);
     await ctx.client.machines.stop(ctx.app, ctx.machineId);

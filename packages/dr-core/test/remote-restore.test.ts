@@ -489,6 +489,28 @@ describe('DisasterRecovery.restore', () => {
     expect(restored.slice(0, 10)).toEqual(readWrites(backup.path));
   });
 
+  it('stops before the upload when the volume is full', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 10);
+    const backup = await ctx.dr.backupFile(appDatabase(200));
+    const before = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const committedBefore = sim.appWriter(ctx.machineId).committedIds();
+    sim.fillVolume(ctx.volumeId, 1024 ** 3 - 64 * 1024);
+
+    const error = await rejection(ctx.dr.restore(backup.id, fastHealth));
+    sim.fillVolume(ctx.volumeId, -(1024 ** 3));
+    await waitForRows(sim, ctx.machineId, committedBefore.length + 3);
+    const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    const ids = new Set(readVolumeDatabase(volumeDir).map((row) => row.id));
+    expect(error.code).toBe('DR_NO_SPACE');
+    expect(error.hint).toContain('fly volumes extend');
+    expect(committedBefore.filter((id) => !ids.has(id))).toEqual([]);
+    expect(after.config).toEqual(before.config);
+  });
+
   it('rejects latest with no backups', async () => {
     const ctx = await seedApp(sim);
     const error = await rejection(ctx.dr.restore('latest', fastHealth));
