@@ -104,7 +104,13 @@ export interface RemoteRestoreReport {
 }
 
 interface RestoreState {
+  /** Private local folder of this restore. */
+  workDir: string;
   savedConfig?: MachineConfig;
+  /** The verified copy of the database being replaced. */
+  preRestoreBackup?: BackupRecord;
+  /** Set once the old files were deleted from the volume to make room: the copy to put back. */
+  removedOld?: BackupRecord;
   inMaintenance: boolean;
   transport?: MachineTransport;
   uploadedTemp?: string;
@@ -119,7 +125,8 @@ interface RestoreState {
  * catalogues a verified copy of the current database, then uploads the backup to a
  * temporary name, and the transport compares sha256 at both ends. It moves the old
  * database and its `-wal`/`-shm` aside as `<db>.flydr-prev-<time>` on the volume and
- * renames the new file in. Finally it restores the config and waits for `started`,
+ * renames the new file in. When the volume has no room for both, the old files are deleted
+ * instead, because their verified copy is already local. Finally it restores the config and waits for `started`,
  * passing checks and the health URL. Any failure after the config changed puts the old
  * database and the config back. The machine's lease is held throughout.
  *
@@ -160,6 +167,7 @@ export async function restoreOntoMachine(
       },
       async () => {
         const state: RestoreState = {
+          workDir,
           inMaintenance: false,
           movedAside: [],
           swapped: false,
@@ -264,6 +272,7 @@ async function runRestoreSteps(
     }
   });
 
+  state.preRestoreBackup = preRestoreBackup;
   await options.beforeUpload?.(preRestoreBackup);
 
   await runStep(emit, 'restore', 'upload', () =>
@@ -351,7 +360,7 @@ async function uploadBackup(
   machineId: string,
 ): Promise<void> {
   const { databasePath, emit } = context;
-  await checkVolumeRoomForUpload(transport, databasePath, uploadSize);
+  await makeRoomForUpload(context, transport, state, uploadSize);
   const remoteTemp = remoteTempPath(databasePath, 'restore');
   state.uploadedTemp = remoteTemp;
   const result = await transport
@@ -384,23 +393,55 @@ async function uploadBackup(
 /** Extra room left on the volume beyond the uploaded file. */
 const UPLOAD_MARGIN_BYTES = 1024 * 1024;
 
-async function checkVolumeRoomForUpload(
+/**
+ * Checks that the volume has room for the upload. The old files are only renamed aside,
+ * so they need no room while the volume has enough. When it does not, and a verified local
+ * copy of the old database exists, the old files are deleted from the volume to make room,
+ * and a rollback uploads that copy back.
+ *
+ * @throws DrError `DR_NO_SPACE` when even that would not make enough room.
+ */
+async function makeRoomForUpload(
+  context: RemoteRestoreContext,
   transport: MachineTransport,
-  databasePath: string,
+  state: RestoreState,
   size: number,
 ): Promise<void> {
+  const { databasePath } = context;
   const directory = posix.dirname(databasePath);
   const free = await remoteFreeBytes(transport, directory);
-  // NOTE: the old files are only renamed aside, so they need no room, but the upload does.
-  // When it does not fit, the restore stops here. It never deletes the old files to make
-  // room, even though the verified pre-restore copy is already local.
-  if (free < size + UPLOAD_MARGIN_BYTES) {
+  const needed = size + UPLOAD_MARGIN_BYTES;
+  if (free >= needed) {
+    return;
+  }
+
+  const oldFiles: string[] = [];
+  let oldBytes = 0;
+  for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
+    const info = await transport.stat(`${databasePath}${suffix}`);
+    if (info !== undefined) {
+      oldFiles.push(`${databasePath}${suffix}`);
+      oldBytes += info.size;
+    }
+  }
+  const copy = state.preRestoreBackup;
+  if (copy === undefined || free + oldBytes < needed) {
     throw new DrError(
       'DR_NO_SPACE',
-      `volume at ${directory} on machine ${transport.machineId} has ${free} bytes free; the restore needs ${size + UPLOAD_MARGIN_BYTES}`,
+      `volume at ${directory} on machine ${transport.machineId} has ${free} bytes free; the restore needs ${needed}`,
       'Extend the volume (fly volumes extend) or remove old .flydr-prev files on it, then restore again.',
       { machineId: transport.machineId, path: directory, free },
     );
+  }
+
+  context.logger.warn('no room for the upload beside the old database; deleting the old files', {
+    machine_id: transport.machineId,
+    path: databasePath,
+    kept_as_backup_id: copy.id,
+  });
+  state.removedOld = copy;
+  for (const path of oldFiles) {
+    await transport.remove(path);
   }
 }
 
@@ -415,7 +456,7 @@ async function rollBack(
   state: RestoreState,
   cause: unknown,
 ): Promise<void> {
-  const { client, app, databasePath, logger } = context;
+  const { client, app, logger } = context;
   if (state.savedConfig === undefined) {
     return;
   }
@@ -428,7 +469,7 @@ async function rollBack(
     ...(options.startTimeoutMs === undefined ? {} : { timeoutMs: options.startTimeoutMs }),
   };
   try {
-    if (state.swapped || state.uploadedTemp !== undefined) {
+    if (state.swapped || state.uploadedTemp !== undefined || state.removedOld !== undefined) {
       if (!state.inMaintenance) {
         await applyConfig(client, app, machineId, maintenanceConfig(state.savedConfig), wait);
         state.inMaintenance = true;
@@ -436,7 +477,7 @@ async function rollBack(
       await closeWithin(state.transport);
       const machine = await client.machines.get(app, machineId);
       state.transport = await context.transportFactory(machine);
-      await putOldDatabaseBack(state.transport, databasePath, state, context.now());
+      await putOldDatabaseBack(context, state.transport, state);
     }
     if (state.inMaintenance || !state.configRestored) {
       await closeWithin(state.transport);
@@ -447,7 +488,10 @@ async function rollBack(
     logger.info('restore rolled back', { app, machine_id: machineId });
   } catch (rollbackError) {
     const configPath = await saveConfigForHands(context, machineId, state.savedConfig);
-    const oldFiles = state.movedAside.map((m) => m.to).join(', ') || 'still in place';
+    const oldFiles =
+      state.removedOld === undefined
+        ? state.movedAside.map((m) => m.to).join(', ') || 'still in place'
+        : `gone from the volume; restore backup ${state.removedOld.id} from the local catalog`;
     throw new DrError(
       'DR_RESTORE_FAILED',
       `restore onto machine ${machineId} failed (${messageOf(cause)}) and so did the rollback (${messageOf(rollbackError)})`,
@@ -488,11 +532,11 @@ async function saveConfigForHands(
 }
 
 async function putOldDatabaseBack(
+  context: RemoteRestoreContext,
   transport: MachineTransport,
-  databasePath: string,
   state: RestoreState,
-  now: Date,
 ): Promise<void> {
+  const { databasePath } = context;
   if (state.uploadedTemp !== undefined) {
     // The transport writes `<name>.flydr-partial` first and renames it when complete.
     await transport.remove(state.uploadedTemp);
@@ -500,11 +544,18 @@ async function putOldDatabaseBack(
     state.uploadedTemp = undefined;
   }
   if (state.swapped) {
-    // Keep the restored files for inspection instead of deleting them.
-    const failed = `${databasePath}.flydr-failed-${utcTimestamp(now)}`;
+    // Keep the restored files for inspection, unless the volume lacks the room for the old
+    // copy: the restored file is a catalogued backup, so deleting it loses nothing.
+    const failed = `${databasePath}.flydr-failed-${utcTimestamp(context.now())}`;
     for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
-      if ((await transport.stat(`${databasePath}${suffix}`)) !== undefined) {
-        await transport.rename(`${databasePath}${suffix}`, `${failed}${suffix}`);
+      const path = `${databasePath}${suffix}`;
+      if ((await transport.stat(path)) === undefined) {
+        continue;
+      }
+      if (state.removedOld === undefined) {
+        await transport.rename(path, `${failed}${suffix}`);
+      } else {
+        await transport.remove(path);
       }
     }
     state.swapped = false;
@@ -513,4 +564,36 @@ async function putOldDatabaseBack(
     await transport.rename(entry.to, entry.from);
   }
   state.movedAside = [];
+  if (state.removedOld !== undefined) {
+    await uploadOldCopy(context, transport, state, state.removedOld);
+    state.removedOld = undefined;
+  }
+}
+
+/** Puts the verified local copy of the old database back in place on the volume. */
+async function uploadOldCopy(
+  context: RemoteRestoreContext,
+  transport: MachineTransport,
+  state: RestoreState,
+  copy: BackupRecord,
+): Promise<void> {
+  const { databasePath } = context;
+  const local = join(state.workDir, `previous-${posix.basename(databasePath)}`);
+  await rm(local, { force: true });
+  const prepared = await restoreFileTo(copy.path, local, {
+    journalMode: copy.sourceJournalMode,
+    expectedSha256: copy.sha256,
+  });
+  const remoteTemp = remoteTempPath(databasePath, 'rollback');
+  const result = await transport.upload(local, remoteTemp);
+  if (result.sha256 !== prepared.verified.sha256) {
+    await transport.remove(remoteTemp);
+    throw new DrError(
+      'DR_TRANSFER_FAILED',
+      `upload of the old database copy to ${remoteTemp} has sha256 ${result.sha256}, not ${prepared.verified.sha256}`,
+      `Restore backup ${copy.id} from the local catalog onto the machine.`,
+      { machineId: transport.machineId, path: remoteTemp },
+    );
+  }
+  await transport.rename(remoteTemp, databasePath);
 }

@@ -143,6 +143,47 @@ function leaveUncheckpointedWal(path: string, count: number): number[] {
   return ids;
 }
 
+/** Sum of the file sizes under a folder, as the simulator counts a volume's use. */
+function folderSize(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? folderSize(path) : statSync(path).size;
+  }
+  return total;
+}
+
+/**
+ * Stops the app with a 4 MiB database on its volume, catalogues `backupSource`, and fills
+ * the 1 GiB volume until the upload fits only once the old database is gone.
+ */
+async function fullVolumeSetup(backupSource: string) {
+  const ctx = await seedApp(sim);
+  await waitForRows(sim, ctx.machineId, 5);
+  await stopMachine(ctx.client, ctx.app, ctx.machineId);
+  const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+  const db = new Database(join(volumeDir, 'app.db'));
+  db.exec('CREATE TABLE padding (payload BLOB NOT NULL)');
+  const pad = db.prepare('INSERT INTO padding VALUES (randomblob(4000))');
+  db.transaction(() => {
+    for (let i = 0; i < 1024; i += 1) {
+      pad.run();
+    }
+  })();
+  db.close();
+  const oldIds = readVolumeDatabase(volumeDir).map((row) => row.id);
+  const oldBytes = statSync(join(volumeDir, 'app.db')).size;
+  if (oldBytes < 1024 * 1024) {
+    throw new Error(`the padded database is ${oldBytes} bytes, too small for this setup`);
+  }
+
+  const backup = await ctx.dr.backupFile(backupSource);
+  // Half the room the upload needs is free; deleting the old database frees the rest.
+  const needed = backup.size + 1024 * 1024;
+  sim.fillVolume(ctx.volumeId, 1024 ** 3 - folderSize(volumeDir) - Math.floor(needed / 2));
+  return { ctx, backup, volumeDir, oldIds, oldBytes };
+}
+
 const fastHealth = { healthTimeoutMs: 3_000, healthPollMs: 100 };
 
 describe('DisasterRecovery.restore', () => {
@@ -509,6 +550,36 @@ describe('DisasterRecovery.restore', () => {
     expect(error.hint).toContain('fly volumes extend');
     expect(committedBefore.filter((id) => !ids.has(id))).toEqual([]);
     expect(after.config).toEqual(before.config);
+  });
+
+  it('deletes the old files when only that makes room', async () => {
+    const setup = await fullVolumeSetup(appDatabase(20));
+    const report = await setup.ctx.dr.restore(setup.backup.id, fastHealth);
+    sim.fillVolume(setup.ctx.volumeId, -(1024 ** 3));
+    await setup.ctx.dr.close();
+
+    const restored = readVolumeDatabase(setup.volumeDir);
+    const kept = readWrites(report.preRestoreBackup?.path ?? '');
+    expect(report.movedAside).toEqual([]);
+    expect(readdirSync(setup.volumeDir).filter((name) => name.includes('flydr-prev'))).toEqual([]);
+    expect(restored.slice(0, 20)).toEqual(readWrites(setup.backup.path));
+    expect(kept.map((row) => row.id)).toEqual(setup.oldIds);
+  });
+
+  it('uploads the old copy back when a roomless restore fails', async () => {
+    const setup = await fullVolumeSetup(unhealthyDatabase());
+    const error = await rejection(
+      setup.ctx.dr.restore(setup.backup.id, {
+        healthUrl: healthUrlOf(setup.ctx.machineId),
+        ...fastHealth,
+      }),
+    );
+    sim.fillVolume(setup.ctx.volumeId, -(1024 ** 3));
+    await setup.ctx.dr.close();
+
+    const ids = new Set(readVolumeDatabase(setup.volumeDir).map((row) => row.id));
+    expect(error.code).toBe('DR_HEALTH_FAILED');
+    expect(setup.oldIds.filter((id) => !ids.has(id))).toEqual([]);
   });
 
   it('rejects latest with no backups', async () => {
