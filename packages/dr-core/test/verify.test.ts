@@ -142,8 +142,10 @@ describe('verifyDatabaseFile', () => {
     bytes.fill(0xa5, 2 * 4096 + 8, 2 * 4096 + 600);
     writeFileSync(path, bytes);
     const error = await rejection(verifyDatabaseFile(path));
+    // Depending on the random bytes, SQLite either reports the damage in quick_check's
+    // output or fails to read the page at all; both are DR_CORRUPT.
     expect(error.code).toBe('DR_CORRUPT');
-    expect(error.message).toContain('quick_check');
+    expect(error.message).toContain(path);
   });
 });
 
