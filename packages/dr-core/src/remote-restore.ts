@@ -130,11 +130,13 @@ interface RestoreState {
  * passing checks and the health URL. Any failure after the config changed puts the old
  * database and the config back. The machine's lease is held throughout.
  *
- * @throws DrError `DR_NO_SPACE` when the volume cannot hold the upload,
- *   `DR_HEALTH_FAILED` after a rolled-back restore whose app did not become healthy,
- *   `DR_RESTORE_FAILED` when the rollback itself failed (the message lists what is where),
- *   and the errors of the steps; FlyLeaseConflictError (`FLY_LEASE_CONFLICT`) when
- *   another operator holds the machine's lease.
+ * @throws DrError `DR_NO_SPACE` when the volume cannot hold the upload.
+ * @throws DrError `DR_HEALTH_FAILED` after a rolled-back restore whose app did not become
+ *   healthy.
+ * @throws DrError `DR_RESTORE_FAILED` when the rollback itself failed. The hint names
+ *   where the old files and the saved config are.
+ * @throws FlyLeaseConflictError (`FLY_LEASE_CONFLICT`) when another operator holds the
+ *   machine's lease, and the errors of the individual steps.
  */
 export async function restoreOntoMachine(
   context: RemoteRestoreContext,

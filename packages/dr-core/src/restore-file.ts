@@ -48,9 +48,11 @@ export interface RestoredFile {
  * file.
  *
  * @throws DrError `DR_FILE_EXISTS` when the target (or a sidecar) exists and `force` is
- *   not set, `DR_FILE_NOT_FOUND` when the target directory is missing,
- *   `DR_HASH_MISMATCH` when the source changed since it was catalogued, any verify error
- *   of the source or the copy, `DR_NO_SPACE`. The target is untouched on failure.
+ *   not set.
+ * @throws DrError `DR_FILE_NOT_FOUND` when the target directory is missing.
+ * @throws DrError `DR_HASH_MISMATCH` when the source changed since it was catalogued.
+ * @throws DrError any verify error of the source or the copy, or `DR_NO_SPACE`. The target
+ *   is untouched on every failure.
  */
 export async function restoreFileTo(
   sourcePath: string,
