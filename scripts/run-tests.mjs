@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Runs the whole check on a machine that has only Node 20: installs and builds, then lints,
 // type-checks the tests and runs every test. Arguments after `--` go to vitest.
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { installAndBuild, run } from './workspace.mjs';
 
 // The OpenSSH server is the peer that certificate login and the transfer tests are
@@ -26,4 +29,31 @@ ensureOpenSshServer();
 installAndBuild();
 run('pnpm', ['run', 'lint']);
 run('pnpm', ['run', 'typecheck']);
-run('pnpm', ['exec', 'vitest', 'run', ...vitestArgs]);
+
+// vitest also writes a JSON report, so the run ends with one plain "N passed, N failed" line
+// that any CI can read.
+const reportDir = mkdtempSync(join(tmpdir(), 'flydr-vitest-'));
+const reportPath = join(reportDir, 'report.json');
+console.log('\n> pnpm exec vitest run');
+const tests = spawnSync(
+  'pnpm',
+  [
+    'exec',
+    'vitest',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${reportPath}`,
+    ...vitestArgs,
+  ],
+  { stdio: 'inherit' },
+);
+if (existsSync(reportPath)) {
+  const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+  const skipped = report.numPendingTests + report.numTodoTests;
+  console.log(
+    `\ntests: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped`,
+  );
+}
+rmSync(reportDir, { recursive: true, force: true });
+process.exit(tests.status ?? 1);
