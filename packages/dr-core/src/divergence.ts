@@ -4,7 +4,7 @@ import { DrError } from './errors.js';
 /** A row of a sample, with BLOBs shortened to hex so the report stays printable as JSON. */
 export type SampleRow = Record<string, string | number | bigint | null>;
 
-/** How one table differs between two databases. */
+/** The difference in one table between two databases. */
 export interface TableDifference {
   table: string;
   /** Rows whose key exists only in the first database. */
@@ -30,7 +30,7 @@ export interface TableDifference {
 export interface DivergenceReport {
   first: string;
   second: string;
-  /** True when every table holds the same rows with the same values. */
+  /** True when every table contains the same rows with the same values. */
   identical: boolean;
   tablesOnlyInFirst: string[];
   tablesOnlyInSecond: string[];

@@ -16,7 +16,7 @@ export interface FlyTomlSummary {
 export interface FlyTomlMount {
   /** The volume name (`source`). */
   source: string;
-  /** Where the volume is mounted in the machine (`destination`). */
+  /** Mount path of the volume in the machine (`destination`). */
   destination: string;
 }
 
@@ -29,7 +29,7 @@ export class FlyTomlError extends Error {
     message: string,
     /** The fly.toml path, or `<text>` when parsed from a string. */
     readonly path: string,
-    /** What to do next. */
+    /** The next step for the user. */
     readonly hint: string,
     options?: ErrorOptions,
   ) {
@@ -118,7 +118,7 @@ export async function readFlyToml(path: string): Promise<FlyTomlSummary & { text
   return { ...parseFlyToml(text, path), text };
 }
 
-/** What changes when fly.toml is rewritten for a standby region. */
+/** The changes made when fly.toml is rewritten for a standby region. */
 export interface StandbyTomlChange {
   /** The region the standby deployment runs in, e.g. `sin`. */
   primaryRegion: string;

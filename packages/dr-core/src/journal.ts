@@ -5,10 +5,10 @@ import { DrError } from './errors.js';
 /** Kinds of journaled operation. */
 export type OperationKind = 'failover' | 'failback' | 'sync';
 
-/** Where an operation stands. `interrupted` means a process died while it ran. */
+/** Status of an operation. `interrupted` means a process died while it ran. */
 export type OperationStatus = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted';
 
-/** Where a step stands. */
+/** Status of a step. */
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'undone';
 
 /** A journaled step: its name, status and timing. */
