@@ -21,7 +21,7 @@ export function hasExtension(sftp: SFTPWrapper, name: string): boolean {
   return extensions?.[name] !== undefined;
 }
 
-/** Time after which a STAT, OPEN, REMOVE or similar request without a reply fails, so a dead channel cannot hang it. */
+/** Time after which a STAT, OPEN, READ, REMOVE or similar request without a reply fails, so a dead channel cannot hang it. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /** Runs one SFTP request, failing it when the channel is closed or no reply comes in time. */
@@ -66,7 +66,7 @@ export function openRemote(
   path: string,
   flags: 'r' | 'w' | 'r+',
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  return request(sftp, 'OPEN', (resolve, reject) => {
     sftp.open(path, flags, 0o600, (error, handle) => (error ? reject(error) : resolve(handle)));
   });
 }
@@ -125,7 +125,7 @@ export function readRemote(
   offset: number,
   length: number,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  return request(sftp, 'READ', (resolve, reject) => {
     const buffer = Buffer.alloc(length);
     sftp.read(handle, buffer, 0, length, offset, (error, bytesRead) => {
       if (error && sftpStatus(error) !== SFTP_STATUS.EOF) return reject(error);

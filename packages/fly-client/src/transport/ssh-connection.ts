@@ -102,16 +102,36 @@ export class SshConnection {
     };
 
     return new Promise((resolve, reject) => {
+      let settled = false;
       const onError = (error: Error & { level?: string }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         // ssh2 can emit a second error, such as "Connection lost before handshake" after
         // a handshake timeout, once the socket closes; it must not go uncaught.
         client.on('error', () => undefined);
         socket.destroy();
+        client.destroy();
         reject(hostKeyError ?? connectionError(error, options));
       };
+      // ssh2 emits only 'close', no 'error', when the socket closes after the server's
+      // version line and before 'ready' (during key exchange or login), and it clears its
+      // own handshake timer then; without these two guards the open would never settle.
+      const onClose = () =>
+        onError(new Error('connection closed by the peer during the SSH handshake'));
+      const timer = setTimeout(() => {
+        const error: Error & { level?: string } = new Error('handshake timed out');
+        error.level = 'client-timeout';
+        onError(error);
+      }, options.connectTimeoutMs);
       client.once('error', onError);
+      client.once('close', onClose);
       client.once('ready', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         client.off('error', onError);
+        client.off('close', onClose);
         // Keep an error listener so a late socket error never becomes an uncaught exception.
         client.on('error', () => undefined);
         resolve(new SshConnection(client, options, seenKey!));

@@ -23,7 +23,7 @@ import {
   sizeMismatch,
   type TransferPlan,
 } from './transfer-attempt.js';
-import { TransferWatch } from './transfer-watch.js';
+import type { TransferWatch } from './transfer-watch.js';
 
 /** Connection, SFTP session and settings of one SSH transfer attempt. */
 export interface SshTransferContext {
@@ -32,6 +32,11 @@ export interface SshTransferContext {
   machineId: string;
   /** After a protocol error: one request at a time. */
   degraded: boolean;
+  /**
+   * Watch of this attempt, started before connecting: idle timeout, deadline and abort
+   * signal apply to every step; on failure it destroys the connection.
+   */
+  watch: TransferWatch;
   /** Returns the remote file's sha256, or undefined when the machine has no sha256sum. */
   remoteSha256(path: string): Promise<string | undefined>;
 }
@@ -65,7 +70,7 @@ export async function downloadOnce(
   localPath: string,
   plan: TransferPlan,
 ): Promise<TransferResult> {
-  const { sftp, machineId } = context;
+  const { sftp, machineId, watch } = context;
   const startedAt = Date.now();
 
   const info = await statRemote(sftp, remotePath);
@@ -88,22 +93,12 @@ export async function downloadOnce(
   const hash = createHash('sha256');
   const existing = plan.resume ? await existingSize(temporary) : undefined;
   const start = existing !== undefined && existing <= total ? existing : 0;
-  await hashFilePrefix(temporary, start, hash);
+  // Hashing a large partial file moves no bytes; the deadline still applies.
+  watch.pauseIdle();
+  await watch.guard(hashFilePrefix(temporary, start, hash));
   await assertLocalSpace(localPath, total - start, machineId);
+  watch.begin(total, start);
 
-  const watch = new TransferWatch({
-    total,
-    startBytes: start,
-    idleTimeoutMs: plan.options.idleTimeoutMs,
-    deadlineAt: plan.deadlineAt,
-    signal: plan.options.signal,
-    onProgress: plan.options.onProgress,
-    onFailure: () => context.connection.client.destroy(),
-    machineId,
-    path: remotePath,
-  });
-
-  let succeeded = false;
   try {
     watch.throwIfFailed();
     // The machine hashes its file while the bytes stream, so the check adds little time.
@@ -128,7 +123,6 @@ export async function downloadOnce(
     }
 
     await commitLocalFile(temporary, localPath);
-    succeeded = true;
     return {
       bytes: total,
       sha256: localSha256,
@@ -137,8 +131,6 @@ export async function downloadOnce(
     };
   } catch (error) {
     throw watch.failure ?? error;
-  } finally {
-    watch.finish(succeeded);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ParsedKey } from 'ssh2';
+import type { ParsedKey, SFTPWrapper } from 'ssh2';
 
 import {
   type CertificateIssuer,
@@ -42,6 +42,10 @@ import { SshConnection } from './ssh-connection.js';
 import { downloadOnce, remoteNotFound, type SshTransferContext } from './ssh-download.js';
 import { uploadOnce } from './ssh-upload.js';
 import { planTransfer, RestartFromZero, type TransferPlan } from './transfer-attempt.js';
+import { TransferWatch } from './transfer-watch.js';
+
+/** Time close() waits for a connection still being opened before it gives up on it. */
+const CLOSE_GRACE_MS = 1000;
 
 /**
  * Credentials the transport logs in with (as `root` by default), one of:
@@ -250,17 +254,19 @@ export class SshTransport implements MachineTransport {
     );
   }
 
-  /** Returns the transfer context of the live connection. */
-  async #context(): Promise<SshTransferContext> {
+  /** Returns the SFTP session of the live connection. */
+  async #sftp(): Promise<{ connection: SshConnection; sftp: SFTPWrapper }> {
     const connection = await this.#session();
     const sftp = await connection.sftp();
-    return {
-      connection,
-      sftp,
-      machineId: this.machineId,
-      degraded: this.#degraded,
-      remoteSha256: (path) => this.#remoteSha256(connection, path),
-    };
+    return { connection, sftp };
+  }
+
+  /** Destroys the live or pending connection, so every request on it fails at once. */
+  #abandonConnection(): void {
+    void this.#connection?.then(
+      (connection) => connection.client.destroy(),
+      () => undefined,
+    );
   }
 
   /**
@@ -297,6 +303,7 @@ export class SshTransport implements MachineTransport {
    * send one request at a time.
    */
   async #withReconnects<T>(
+    path: string,
     options: TransferOptions | undefined,
     attempt: (context: SshTransferContext, plan: TransferPlan) => Promise<T>,
   ): Promise<T> {
@@ -306,12 +313,36 @@ export class SshTransport implements MachineTransport {
     let reconnects = 0;
 
     for (;;) {
-      let context: SshTransferContext | undefined;
+      // The watch starts before connecting, so a reconnection that stalls (a drop during
+      // the key exchange, a server that stops answering) is bound by the same limits.
+      const watch = new TransferWatch({
+        idleTimeoutMs: plan.options.idleTimeoutMs,
+        deadlineAt: plan.deadlineAt,
+        signal: plan.options.signal,
+        onProgress: plan.options.onProgress,
+        onFailure: () => this.#abandonConnection(),
+        machineId: this.machineId,
+        path,
+      });
+      let connection: SshConnection | undefined;
+      let succeeded = false;
       try {
-        context = await this.#context();
-        return await attempt(context, plan);
-      } catch (error) {
-        if (context?.connection.sftpProtocolError) this.#degraded = true;
+        watch.throwIfFailed();
+        const session = await watch.guard(this.#sftp());
+        connection = session.connection;
+        const context: SshTransferContext = {
+          ...session,
+          machineId: this.machineId,
+          degraded: this.#degraded,
+          watch,
+          remoteSha256: (remote) => this.#remoteSha256(session.connection, remote),
+        };
+        const result = await watch.guard(attempt(context, plan));
+        succeeded = true;
+        return result;
+      } catch (caught) {
+        const error = watch.failure ?? caught;
+        if (connection?.sftpProtocolError) this.#degraded = true;
         if (error instanceof RestartFromZero) {
           // A resumed file that fails its checksum is fetched again from byte 0, twice at most.
           if (restarts >= 2) throw error.mismatch;
@@ -336,6 +367,8 @@ export class SshTransport implements MachineTransport {
         plan.resume = true;
         const current = await this.#connection?.catch(() => undefined);
         await current?.close();
+      } finally {
+        watch.finish(succeeded);
       }
     }
   }
@@ -362,7 +395,7 @@ export class SshTransport implements MachineTransport {
 
   async stat(remotePath: string, _opts?: OperationOptions): Promise<RemoteFileStat | undefined> {
     assertRemotePath(remotePath, this.machineId);
-    const { sftp } = await this.#context();
+    const { sftp } = await this.#sftp();
     const info = await statRemote(sftp, remotePath);
     if (!info) return undefined;
     return { size: info.size, mtimeMs: info.mtime * 1000, mode: info.mode & 0o7777 };
@@ -375,7 +408,7 @@ export class SshTransport implements MachineTransport {
     _opts?: OperationOptions,
   ): Promise<Buffer> {
     assertRemotePath(remotePath, this.machineId);
-    const { sftp } = await this.#context();
+    const { sftp } = await this.#sftp();
     const handle = await openRemote(sftp, remotePath, 'r').catch((error: unknown) => {
       throw sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE
         ? remoteNotFound(this.machineId, remotePath)
@@ -403,7 +436,7 @@ export class SshTransport implements MachineTransport {
   ): Promise<TransferResult> {
     assertRemotePath(remotePath, this.machineId);
     await assertLocalDirectory(localPath, this.machineId);
-    return this.#withReconnects(opts, (context, plan) =>
+    return this.#withReconnects(remotePath, opts, (context, plan) =>
       downloadOnce(context, remotePath, localPath, plan),
     );
   }
@@ -414,19 +447,27 @@ export class SshTransport implements MachineTransport {
     opts?: TransferOptions,
   ): Promise<TransferResult> {
     assertRemotePath(remotePath, this.machineId);
-    const { result, temporary } = await this.#withReconnects(opts, (context, plan) =>
-      uploadOnce(context, localPath, remotePath, plan),
-    );
-    await this.rename(temporary, remotePath);
-    return result;
+    return this.#withReconnects(remotePath, opts, async (context, plan) => {
+      const { result, temporary } = await uploadOnce(context, localPath, remotePath, plan);
+      // Renamed inside the attempt, so a drop just before it resumes (nothing left to send)
+      // and the idle timeout and deadline cover it too.
+      await this.#renameOn(context.sftp, temporary, remotePath);
+      return result;
+    });
   }
 
   async rename(from: string, to: string, _opts?: OperationOptions): Promise<void> {
     assertRemotePath(from, this.machineId);
     assertRemotePath(to, this.machineId);
-    const context = await this.#context();
-    if (hasExtension(context.sftp, 'posix-rename@openssh.com')) {
-      await posixRenameRemote(context.sftp, from, to).catch((error: unknown) => {
+    const { sftp } = await this.#sftp();
+    await this.#renameOn(sftp, from, to);
+    // NOTE: the folder entry is not synced here. Uploads sync the data before the rename, so
+    // a crash of the machine leaves either the old or the new complete file under the name.
+  }
+
+  async #renameOn(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+    if (hasExtension(sftp, 'posix-rename@openssh.com')) {
+      await posixRenameRemote(sftp, from, to).catch((error: unknown) => {
         throw sftpStatus(error) === SFTP_STATUS.NO_SUCH_FILE
           ? remoteNotFound(this.machineId, from)
           : error;
@@ -434,13 +475,11 @@ export class SshTransport implements MachineTransport {
     } else {
       await this.exec(remoteCommands.move(from, to));
     }
-    // NOTE: the folder entry is not synced here. Uploads sync the data before the rename, so
-    // a crash of the machine leaves either the old or the new complete file under the name.
   }
 
   async remove(remotePath: string, _opts?: OperationOptions): Promise<void> {
     assertRemotePath(remotePath, this.machineId);
-    const { sftp } = await this.#context();
+    const { sftp } = await this.#sftp();
     await unlinkRemote(sftp, remotePath);
   }
 
@@ -455,9 +494,32 @@ export class SshTransport implements MachineTransport {
     return connection.exec(argv, opts);
   }
 
+  /**
+   * Closes the connection. Waits at most about two seconds: a connection still being opened
+   * gets a short grace period, then is destroyed as soon as it settles; a live one gets one
+   * second to close cleanly before its socket is destroyed.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    const connection = await this.#connection?.catch(() => undefined);
+    const pending = this.#connection;
+    if (!pending) return;
+
+    let timer: NodeJS.Timeout | undefined;
+    const late = Symbol('late');
+    const connection = await Promise.race([
+      pending.catch(() => undefined),
+      new Promise<typeof late>((resolve) => {
+        timer = setTimeout(() => resolve(late), CLOSE_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (connection === late) {
+      void pending.then(
+        (opened) => opened.client.destroy(),
+        () => undefined,
+      );
+      return;
+    }
     await connection?.close();
   }
 }

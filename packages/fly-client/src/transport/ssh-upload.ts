@@ -24,7 +24,7 @@ import {
   sizeMismatch,
   type TransferPlan,
 } from './transfer-attempt.js';
-import { TransferWatch } from './transfer-watch.js';
+import type { TransferWatch } from './transfer-watch.js';
 
 /**
  * Uploads `localPath` to the partial name of `remotePath` over SFTP, in one attempt. The
@@ -39,7 +39,7 @@ export async function uploadOnce(
   remotePath: string,
   plan: TransferPlan,
 ): Promise<{ result: TransferResult; temporary: string }> {
-  const { sftp, machineId } = context;
+  const { sftp, machineId, watch } = context;
   const startedAt = Date.now();
   const total = await localFileSize(localPath, machineId);
 
@@ -54,21 +54,11 @@ export async function uploadOnce(
   await assertRemoteSpace(context, folder, total - start, remotePath);
 
   const hash = createHash('sha256');
-  await hashFilePrefix(localPath, start, hash);
+  // Hashing a large local prefix moves no bytes; the deadline still applies.
+  watch.pauseIdle();
+  await watch.guard(hashFilePrefix(localPath, start, hash));
+  watch.begin(total, start);
 
-  const watch = new TransferWatch({
-    total,
-    startBytes: start,
-    idleTimeoutMs: plan.options.idleTimeoutMs,
-    deadlineAt: plan.deadlineAt,
-    signal: plan.options.signal,
-    onProgress: plan.options.onProgress,
-    onFailure: () => context.connection.client.destroy(),
-    machineId,
-    path: remotePath,
-  });
-
-  let succeeded = false;
   try {
     watch.throwIfFailed();
     const streamedDigest = await watch.guard(
@@ -91,7 +81,6 @@ export async function uploadOnce(
       throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
     }
 
-    succeeded = true;
     const result: TransferResult = {
       bytes: total,
       sha256: localSha256,
@@ -100,9 +89,12 @@ export async function uploadOnce(
     };
     return { result, temporary };
   } catch (error) {
-    throw watch.failure ?? (await diskFullOrSelf(context, folder, remotePath, error));
-  } finally {
-    watch.finish(succeeded);
+    throw (
+      watch.failure ??
+      (await watch
+        .guard(diskFullOrSelf(context, folder, remotePath, error))
+        .catch((stop: unknown) => stop))
+    );
   }
 }
 

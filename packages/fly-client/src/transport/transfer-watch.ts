@@ -8,9 +8,10 @@ const PROGRESS_INTERVAL_MS = 100;
 
 /** Settings of one {@link TransferWatch}. */
 export interface TransferWatchOptions {
-  total: number;
-  /** Bytes already in place before this attempt (resumed partial file). */
-  startBytes: number;
+  /** Size of the file, when known; {@link TransferWatch.begin} sets it otherwise. @default 0 */
+  total?: number;
+  /** Bytes already in place before this attempt (resumed partial file). @default 0 */
+  startBytes?: number;
   idleTimeoutMs?: number;
   /** Absolute time (ms since epoch) after which the transfer fails. */
   deadlineAt?: number;
@@ -28,12 +29,13 @@ export interface TransferWatchOptions {
  */
 export class TransferWatch {
   #bytes: number;
+  #total: number;
+  #startBytes: number;
   #failure: TransportError | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #lastReport = 0;
   readonly #startedAt = Date.now();
-  readonly #startBytes: number;
   readonly #options: TransferWatchOptions;
   readonly #onAbort = () => this.fail('TRANSPORT_ABORTED', 'transfer aborted by the caller');
   #rejectStopped: (error: TransportError) => void = () => undefined;
@@ -45,8 +47,9 @@ export class TransferWatch {
   constructor(options: TransferWatchOptions) {
     this.stopped.catch(() => undefined);
     this.#options = options;
-    this.#bytes = options.startBytes;
-    this.#startBytes = options.startBytes;
+    this.#total = options.total ?? 0;
+    this.#bytes = options.startBytes ?? 0;
+    this.#startBytes = this.#bytes;
 
     if (options.signal?.aborted) {
       this.#onAbort();
@@ -68,6 +71,17 @@ export class TransferWatch {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /**
+   * Sets the file size and the bytes already in place once the attempt knows them (the
+   * watch runs from the start of the attempt, connecting included), and restarts the idle timer.
+   */
+  begin(total: number, startBytes: number): void {
+    this.#total = total;
+    this.#bytes = startBytes;
+    this.#startBytes = startBytes;
+    this.touch();
   }
 
   /** Records `count` more bytes moved and restarts the idle timer. */
@@ -159,7 +173,7 @@ export class TransferWatch {
     const seconds = Math.max((Date.now() - this.#startedAt) / 1000, 0.001);
     this.#options.onProgress?.({
       bytes: this.#bytes,
-      total: this.#options.total,
+      total: this.#total,
       bytesPerSecond: Math.round((this.#bytes - this.#startBytes) / seconds),
     });
   }
