@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { type FileHandle, open, rm } from 'node:fs/promises';
 
 import type { SFTPWrapper } from 'ssh2';
 
@@ -145,6 +145,7 @@ async function streamToPartial(
 ): Promise<void> {
   const { sftp, machineId } = context;
   const local = await open(temporary, start > 0 ? 'r+' : 'w', 0o600);
+  const flusher = new BackgroundFlush(local);
   let remote: Buffer | undefined;
   try {
     remote = await openRemote(sftp, remotePath, 'r');
@@ -164,20 +165,62 @@ async function streamToPartial(
         });
         position += chunk.length;
         watch.advance(chunk.length);
+        flusher.wrote(chunk.length);
       },
     });
+    await flusher.settle();
     await local.sync();
   } finally {
+    await flusher.settle().catch(() => undefined);
     await local.close();
     if (remote && !context.connection.closed) await closeRemote(sftp, remote);
   }
 }
 
-async function writeFully(
-  file: Awaited<ReturnType<typeof open>>,
-  chunk: Buffer,
-  position: number,
-): Promise<void> {
+/** Bytes written between two background flushes of the partial file. */
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Starts an fdatasync of the partial file every {@link FLUSH_EVERY_BYTES} written, without
+ * waiting for it, so the disk writes back while the transfer goes on and the final fsync has
+ * little left to do. The final fsync still decides durability; a failed background flush fails
+ * the transfer at {@link BackgroundFlush.settle}.
+ */
+class BackgroundFlush {
+  readonly #file: FileHandle;
+  #sinceFlush = 0;
+  #pending: Promise<void> | undefined;
+  #error: unknown;
+
+  constructor(file: FileHandle) {
+    this.#file = file;
+  }
+
+  /** Counts `bytes` written and starts a flush when enough piled up and none is running. */
+  wrote(bytes: number): void {
+    this.#sinceFlush += bytes;
+    if (this.#sinceFlush < FLUSH_EVERY_BYTES || this.#pending) return;
+
+    this.#sinceFlush = 0;
+    this.#pending = this.#file.datasync().then(
+      () => {
+        this.#pending = undefined;
+      },
+      (error: unknown) => {
+        this.#error ??= error;
+        this.#pending = undefined;
+      },
+    );
+  }
+
+  /** Waits for a running flush; throws the first flush error. */
+  async settle(): Promise<void> {
+    await this.#pending;
+    if (this.#error !== undefined) throw this.#error;
+  }
+}
+
+async function writeFully(file: FileHandle, chunk: Buffer, position: number): Promise<void> {
   let written = 0;
   while (written < chunk.length) {
     const { bytesWritten } = await file.write(
