@@ -130,7 +130,7 @@ function volumeNames(volumeId: string): string[] {
     .sort();
 }
 
-/** An ssh-ed25519 public key blob with random key bytes, as a changed host would send. */
+/** Builds an ssh-ed25519 public key blob with random key bytes, as a changed host would send. */
 function randomEd25519Blob(): string {
   const type = Buffer.from('ssh-ed25519');
   const key = Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256)));
@@ -257,7 +257,7 @@ describe('remote path confinement', () => {
   const outsideMountPaths = ['/etc/passwd', '/app/app.db', '/app/database/app.db', '/app/data'];
 
   for (const path of outsideMountPaths) {
-    it(`refuses ${JSON.stringify(path)} before SSH`, async () => {
+    it(`rejects ${JSON.stringify(path)} before SSH`, async () => {
       const run = await backupCounting(path);
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr).toContain(`mounts a volume holding ${path}`);
@@ -308,7 +308,7 @@ describe('host key pinning', () => {
     expect(mode.toString(8)).toBe('600');
   });
 
-  it('refuses a changed host key', async () => {
+  it('rejects a changed host key', async () => {
     const pinsPath = join(app.stateDir, 'known_hosts');
     const real = sim.machine(app.machineId).hostPublicKey.split(' ')[1] as string;
     writeFileSync(pinsPath, readFileSync(pinsPath, 'utf8').replace(real, randomEd25519Blob()));
