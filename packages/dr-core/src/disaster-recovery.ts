@@ -128,6 +128,8 @@ export interface DisasterRecovery extends RecoveryOperations {
   /**
    * Restores a backup (default: the newest verified) onto the machine that mounts the
    * database's volume, in maintenance mode, keeping a verified copy of what it replaces.
+   * A machine that was started runs its app again afterwards; one that was stopped stays
+   * stopped, unless `finish` says otherwise.
    * @throws DrError see {@link restoreOntoMachine}, `DR_BACKUP_NOT_FOUND`, `DR_LOCKED`.
    */
   restore(target?: 'latest' | number, options?: RestoreOptions): Promise<RemoteRestoreReport>;
@@ -274,6 +276,11 @@ class DisasterRecoveryImpl implements DisasterRecovery {
       const machine = await runStep(this.emit, 'restore', 'select-machine', () =>
         selectTargetMachine(client, this.app, this.databasePath, options),
       );
+
+      // A machine that was not running stays stopped: starting its app could make a second
+      // writer beside the primary (split brain). `finish` overrides this.
+      const finish =
+        options.finish ?? (machine.machine.state === 'started' ? 'started' : 'stopped');
       const report = await restoreOntoMachine(
         {
           app: this.app,
@@ -287,7 +294,7 @@ class DisasterRecoveryImpl implements DisasterRecovery {
         },
         backup,
         machine,
-        { ...options, check: options.check ?? this.check },
+        { ...options, finish, check: options.check ?? this.check },
       );
       this.logger.info('restored backup onto machine', {
         app: this.app,

@@ -439,6 +439,23 @@ describe('DisasterRecovery.restore', () => {
     expect(sim.violations()).toEqual([]);
   });
 
+  it('leaves a stopped machine stopped', async () => {
+    const ctx = await seedApp(sim);
+    await waitForRows(sim, ctx.machineId, 5);
+    await stopMachine(ctx.client, ctx.app, ctx.machineId);
+    const backup = await ctx.dr.backupFile(appDatabase(7));
+
+    await ctx.dr.restore(backup.id, fastHealth);
+    await ctx.dr.close();
+
+    const machine = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+    expect(machine.state).toBe('stopped');
+    expect(machine.config?.init?.exec).toBeUndefined();
+    expect(sim.appWriter(ctx.machineId).running()).toBe(false);
+    expect(readVolumeDatabase(volumeDir)).toEqual(readWrites(backup.path));
+  });
+
   it('restores where no database exists yet', async () => {
     // The app keeps app.db; other.db does not exist until the restore writes it.
     const ctx = await seedApp(sim, { extra: { databasePath: '/app/data/other.db' } });
@@ -569,7 +586,9 @@ describe('DisasterRecovery.restore', () => {
   it('uploads the old copy back when a roomless restore fails', async () => {
     const setup = await fullVolumeSetup(unhealthyDatabase());
     const error = await rejection(
+      // The machine was stopped for the setup; starting it is what fails the health check.
       setup.ctx.dr.restore(setup.backup.id, {
+        finish: 'started',
         healthUrl: healthUrlOf(setup.ctx.machineId),
         ...fastHealth,
       }),
