@@ -56,10 +56,11 @@ export function reportError(error: unknown): ErrorReport {
     if (codeText !== undefined && refusedCodes.has(codeText)) exitCode = ExitCode.Refused;
     if (codeText !== undefined && invalidInputCodes.has(codeText)) exitCode = ExitCode.InvalidInput;
     if (codeText === 'DR_INTERRUPTED') exitCode = ExitCode.Interrupted;
+    const hintText = typeof hint === 'string' ? hint : undefined;
     return {
       exitCode,
-      message: error.message,
-      hint: typeof hint === 'string' ? hint : undefined,
+      message: withoutTrailingHint(error.message, hintText),
+      hint: hintText,
       code: codeText,
       operationId: typeof details?.operationId === 'string' ? details.operationId : undefined,
     };
@@ -72,4 +73,13 @@ export function reportError(error: unknown): ErrorReport {
     code: undefined,
     operationId: undefined,
   };
+}
+
+// fly-client and the transports end each message with its hint too; the CLI prints the hint
+// on its own `next:` line, so it is cut from the message instead of being printed twice.
+function withoutTrailingHint(message: string, hint: string | undefined): string {
+  if (hint === undefined || hint === '') return message;
+  const index = message.toLowerCase().lastIndexOf(hint.toLowerCase());
+  if (index <= 0 || index + hint.length !== message.length) return message;
+  return message.slice(0, index).replace(/[\s.;:]+$/, '');
 }

@@ -84,6 +84,24 @@ describe('reportError', () => {
     expect(reportError(coded(code)).exitCode).toBe(exitCode);
   });
 
+  it('cuts a repeated hint from the message', () => {
+    const error = Object.assign(new Error('app not found: live-schedule-ap. Check the app name'), {
+      code: 'FLY_NOT_FOUND',
+      hint: 'check the app name',
+    });
+    const report = reportError(error);
+    expect(report.message).toBe('app not found: live-schedule-ap');
+    expect(report.hint).toBe('check the app name');
+  });
+
+  it('keeps a message that only mentions the hint', () => {
+    const error = Object.assign(new Error('do this first, then retry'), {
+      code: 'X',
+      hint: 'do this',
+    });
+    expect(reportError(error).message).toBe('do this first, then retry');
+  });
+
   it('keeps the operation id of a journaled failure', () => {
     const error = Object.assign(new Error('failed'), {
       code: 'DR_OPERATION_FAILED',

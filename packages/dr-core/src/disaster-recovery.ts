@@ -545,7 +545,7 @@ function findBackup(catalog: Catalog, id: number): BackupRecord {
     throw new DrError(
       'DR_BACKUP_NOT_FOUND',
       `backup ${String(id)} is not in the catalog ${catalog.path}`,
-      'List the backups with `flydr backup list` and pass one of their ids.',
+      'List the backups with `flydr backups list` and pass one of their ids.',
       { backupId: id },
     );
   }

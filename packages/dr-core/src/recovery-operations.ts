@@ -259,7 +259,7 @@ function databaseFile(catalog: Catalog, side: string | number): string {
     throw new DrError(
       'DR_BACKUP_NOT_FOUND',
       `backup ${side} is not in the catalog ${catalog.path}`,
-      'List the backups with `flydr backup list` and pass one of their ids, or a file path.',
+      'List the backups with `flydr backups list` and pass one of their ids, or a file path.',
       { backupId: side },
     );
   }

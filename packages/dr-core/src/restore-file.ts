@@ -65,7 +65,7 @@ export async function restoreFileTo(
     throw new DrError(
       'DR_HASH_MISMATCH',
       `${sourcePath} has sha256 ${source.sha256}, not the catalogued ${options.expectedSha256}`,
-      'The backup file changed after it was catalogued; restore another backup (flydr backup list).',
+      'The backup file changed after it was catalogued; restore another backup (flydr backups list).',
       { path: sourcePath },
     );
   }

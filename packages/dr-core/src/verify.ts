@@ -194,7 +194,7 @@ async function runSqliteCheck(path: string, check: CheckKind, size: number): Pro
     throw new DrError(
       'DR_CORRUPT',
       `${path} failed PRAGMA ${pragma}: ${quoted}${more}`,
-      'Do not restore this file; use an older verified backup (flydr backup list) or take a new backup.',
+      'Do not restore this file; use an older verified backup (flydr backups list) or take a new backup.',
       { path, problems: problems.slice(0, 100) },
     );
   }

@@ -70,7 +70,9 @@ export const standbyConfigCommand: CommandDefinition = {
     context.out.line(
       `wrote ${output} (primary_region = "${region}"${volume ? `, mount source = "${volume}"` : ''})`,
     );
-    context.out.line(`deploy it to the standby region with: fly deploy --config ${output}`);
+    context.out.line(
+      `use it with \`fly deploy --config ${output}\` only while ${region} is the primary (after \`flydr failover --to ${region}\`), so two regions never run the app at once`,
+    );
     context.out.result({
       ok: true,
       path: output,
