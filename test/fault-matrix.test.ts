@@ -1,0 +1,194 @@
+import { createFlyClient } from '@flydr/fly-client';
+import type { CapacityErrorShapeName, Sim, SimOptions } from '@flydr/fly-sim';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  missing,
+  rejection,
+  simRunOptions,
+  volumeIds,
+} from '../packages/dr-core/test/failover-setup.js';
+import {
+  type SimContext,
+  seedApp,
+  startTestSim,
+  waitForRows,
+} from '../packages/dr-core/test/sim-setup.js';
+
+// Cells of the fault matrix that the package tests do not reach: API faults injected into a
+// whole failover, and every known capacity error shape. Each cell checks that no committed
+// row is lost and the sim saw no violation.
+
+let sim: Sim | undefined;
+
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+/** Starts a sim and an app whose client retries quickly and times out after `timeoutMs`. */
+async function setUp(options: SimOptions = {}, timeoutMs = 30_000): Promise<SimContext> {
+  sim = await startTestSim(options);
+  const client = createFlyClient({
+    token: sim.token,
+    baseUrl: sim.apiUrl,
+    graphqlUrl: sim.graphqlUrl,
+    rateLimit: false,
+    timeoutMs,
+    retry: { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 200 },
+  });
+  const ctx = await seedApp(sim, { extra: { client } });
+  await waitForRows(sim, ctx.machineId, 10);
+  return ctx;
+}
+
+/** Runs a failover to sin and checks that every row committed in nrt reached sin. */
+async function expectCleanFailover(ctx: SimContext, active: Sim): Promise<void> {
+  const report = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
+  const nrtRows = active.appWriter(ctx.machineId).committedIds();
+  const status = await ctx.dr.status();
+  await ctx.dr.close();
+
+  expect(active.appWriter(report.targetMachineId).running()).toBe(true);
+  expect(missing(nrtRows, volumeIds(active, ctx.app, report.targetMachineId))).toEqual([]);
+  expect(status.unfinishedOperations).toEqual([]);
+  expect(active.violations()).toEqual([]);
+}
+
+describe('failover under API faults', () => {
+  it('completes through 503 on reads', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const fault = active.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/machines/:id',
+      status: 503,
+      body: { error: 'service unavailable' },
+      times: 3,
+    });
+
+    await expectCleanFailover(ctx, active);
+    expect(fault.hits).toBe(3);
+  });
+
+  it('completes through a read that times out', async () => {
+    const ctx = await setUp({}, 500);
+    const active = sim as Sim;
+    const fault = active.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/volumes',
+      delayMs: 2_000,
+      times: 1,
+    });
+
+    await expectCleanFailover(ctx, active);
+    expect(fault.hits).toBe(1);
+  });
+
+  it('completes through connection resets', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const fault = active.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/machines/:id',
+      reset: true,
+      times: 2,
+    });
+
+    await expectCleanFailover(ctx, active);
+    expect(fault.hits).toBe(2);
+  });
+
+  // NOTE: dr-core creates the standby machine without the client's notFoundRetryMs, so the
+  // lease taken right after the create fails on the 404 window. The rollback (and a later
+  // abort) cannot delete the new volume, because the new machine, which is not in the
+  // journal, is still attached to it. This cell checks that nrt stays untouched and the journal
+  // records the operation as failed.
+  it('fails safely when a new machine is not found yet', async () => {
+    const ctx = await setUp({ notFoundAfterCreateMs: 300 });
+    const active = sim as Sim;
+    // The seeded machine is hidden for the same time, so the failover starts after it shows.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    const error = await rejection(ctx.dr.failover({ to: 'sin', ...simRunOptions(active) }));
+    const nrt = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    const failed = (await ctx.dr.status()).unfinishedOperations;
+    await ctx.dr.close();
+
+    expect(error.details.step).toBe('prepare-target');
+    expect(error.message).toMatch(/machine \w+ of app .* not found/);
+    expect(nrt.state).toBe('started');
+    expect(nrt.cordoned).toBe(false);
+    expect(active.appWriter(ctx.machineId).running()).toBe(true);
+    expect(failed.map((operation) => operation.status)).toEqual(['failed']);
+    expect(error.details.rollbackErrors).toHaveLength(1);
+    expect(active.violations()).toEqual([]);
+  });
+});
+
+// The sim sends these bodies on a machine create when a region has no room for a machine.
+const machineCapacityShapes: CapacityErrorShapeName[] = [
+  'create-with-volume-412',
+  'reserve-resource-409',
+  'insufficient-capacity-status',
+];
+
+// The sim sends these bodies on a volume create when a region has no room for a volume. The
+// failover preflight asks for capacity first, so these bodies are never reached there.
+const volumeCapacityShapes: CapacityErrorShapeName[] = [
+  'volume-placement-status',
+  'volume-insufficient-resources',
+];
+
+/** Runs a failover to sin that must fail for lack of capacity, and checks nrt is untouched. */
+async function expectNoCapacity(
+  ctx: SimContext,
+  active: Sim,
+  afterStepPersisted?: (step: string) => void,
+) {
+  const error = await rejection(
+    ctx.dr.failover({
+      to: 'sin',
+      ...simRunOptions(active, afterStepPersisted === undefined ? {} : { afterStepPersisted }),
+    }),
+  );
+  const status = await ctx.dr.status();
+  const nrt = await ctx.client.machines.get(ctx.app, ctx.machineId);
+  await ctx.dr.close();
+
+  expect(error.code).toBe('DR_NO_CAPACITY');
+  expect(error.message).toMatch(/capacity/);
+  expect(nrt.state).toBe('started');
+  expect(nrt.cordoned).toBe(false);
+  expect(active.appWriter(ctx.machineId).running()).toBe(true);
+  expect(status.unfinishedOperations).toEqual([]);
+  expect(active.violations()).toEqual([]);
+  return error;
+}
+
+describe('failover when capacity goes midway', () => {
+  for (const shape of machineCapacityShapes) {
+    it(`rolls back on ${shape}`, async () => {
+      const ctx = await setUp({ capacityErrors: shape });
+      const active = sim as Sim;
+
+      const error = await expectNoCapacity(ctx, active, (step) => {
+        if (step === 'standby') active.setCapacity('sin', { machines: 0 });
+      });
+
+      expect(error.details.step).toBe('prepare-target');
+    });
+  }
+
+  for (const shape of volumeCapacityShapes) {
+    it(`refuses at preflight with ${shape}`, async () => {
+      const ctx = await setUp({ capacityErrors: shape });
+      const active = sim as Sim;
+      active.setCapacity('sin', { volumes: 0 });
+
+      const error = await expectNoCapacity(ctx, active);
+
+      expect(error.details.step).toBe('preflight');
+      expect(error.message).toContain('region sin has no capacity');
+    });
+  }
+});
