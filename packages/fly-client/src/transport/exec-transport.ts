@@ -35,7 +35,8 @@ import { checkExit } from './ssh-connection.js';
 import { remoteNotFound } from './ssh-download.js';
 import { assertStarted } from './ssh-transport.js';
 import {
-  checksumMismatch,
+  assertSameDigest,
+  attemptResult,
   planTransfer,
   RestartFromZero,
   sizeMismatch,
@@ -328,19 +329,17 @@ export class ExecTransport implements MachineTransport {
       const localSha256 = hash.digest('hex');
       watch.pauseIdle();
       const remoteSha256 = await watch.guard(this.#sha256(remotePath, plan.options.signal));
-      if (remoteSha256 !== localSha256) {
-        await rm(temporary, { force: true });
-        const mismatch = checksumMismatch(this.machineId, remotePath, localSha256, remoteSha256);
-        throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
-      }
+      await assertSameDigest({
+        machineId: this.machineId,
+        path: remotePath,
+        localSha256,
+        remoteSha256,
+        start,
+        discard: () => rm(temporary, { force: true }),
+      });
       await commitLocalFile(temporary, localPath);
       succeeded = true;
-      return {
-        bytes: total,
-        sha256: localSha256,
-        durationMs: Date.now() - startedAt,
-        ...(start > 0 ? { resumedFrom: start } : {}),
-      };
+      return attemptResult(total, localSha256, startedAt, start);
     } catch (error) {
       throw watch.failure ?? error;
     } finally {
@@ -462,18 +461,16 @@ export class ExecTransport implements MachineTransport {
       const localSha256 = hash.digest('hex');
       watch.pauseIdle();
       const remoteSha256 = await watch.guard(this.#sha256(temporary, signal));
-      if (remoteSha256 !== localSha256) {
-        await this.remove(temporary);
-        const mismatch = checksumMismatch(this.machineId, remotePath, localSha256, remoteSha256);
-        throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
-      }
+      await assertSameDigest({
+        machineId: this.machineId,
+        path: remotePath,
+        localSha256,
+        remoteSha256,
+        start,
+        discard: () => this.remove(temporary),
+      });
       succeeded = true;
-      return {
-        bytes: total,
-        sha256: localSha256,
-        durationMs: Date.now() - startedAt,
-        ...(start > 0 ? { resumedFrom: start } : {}),
-      };
+      return attemptResult(total, localSha256, startedAt, start);
     } catch (error) {
       throw watch.failure ?? error;
     } finally {

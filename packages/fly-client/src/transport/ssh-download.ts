@@ -18,8 +18,8 @@ import { closeRemote, openRemote, statRemote } from './sftp-calls.js';
 import { pipelineShape, readPipelined } from './sftp-pipeline.js';
 import type { SshConnection } from './ssh-connection.js';
 import {
-  checksumMismatch,
-  RestartFromZero,
+  assertSameDigest,
+  attemptResult,
   sizeMismatch,
   type TransferPlan,
 } from './transfer-attempt.js';
@@ -116,19 +116,17 @@ export async function downloadOnce(
       (await watch.guard(remoteDigest)) ??
       (await watch.guard(readBackSha256(context, remotePath, total, watch)));
     watch.throwIfFailed();
-    if (remoteSha256 !== localSha256) {
-      await rm(temporary, { force: true });
-      const mismatch = checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
-      throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
-    }
+    await assertSameDigest({
+      machineId,
+      path: remotePath,
+      localSha256,
+      remoteSha256,
+      start,
+      discard: () => rm(temporary, { force: true }),
+    });
 
     await commitLocalFile(temporary, localPath);
-    return {
-      bytes: total,
-      sha256: localSha256,
-      durationMs: Date.now() - startedAt,
-      ...(start > 0 ? { resumedFrom: start } : {}),
-    };
+    return attemptResult(total, localSha256, startedAt, start);
   } catch (error) {
     throw watch.failure ?? error;
   }

@@ -19,8 +19,8 @@ import {
 import { pipelineShape, writePipelined } from './sftp-pipeline.js';
 import { readBackSha256, remoteNotFound, type SshTransferContext } from './ssh-download.js';
 import {
-  checksumMismatch,
-  RestartFromZero,
+  assertSameDigest,
+  attemptResult,
   sizeMismatch,
   type TransferPlan,
 } from './transfer-attempt.js';
@@ -75,19 +75,16 @@ export async function uploadOnce(
     const remoteSha256 =
       streamedDigest ?? (await watch.guard(readBackSha256(context, temporary, total, watch)));
     watch.throwIfFailed();
-    if (remoteSha256 !== localSha256) {
-      await unlinkRemote(sftp, temporary);
-      const mismatch = checksumMismatch(machineId, remotePath, localSha256, remoteSha256);
-      throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
-    }
+    await assertSameDigest({
+      machineId,
+      path: remotePath,
+      localSha256,
+      remoteSha256,
+      start,
+      discard: () => unlinkRemote(sftp, temporary),
+    });
 
-    const result: TransferResult = {
-      bytes: total,
-      sha256: localSha256,
-      durationMs: Date.now() - startedAt,
-      ...(start > 0 ? { resumedFrom: start } : {}),
-    };
-    return { result, temporary };
+    return { result: attemptResult(total, localSha256, startedAt, start), temporary };
   } catch (error) {
     throw (
       watch.failure ??

@@ -1,5 +1,5 @@
 import { TransportError } from './errors.js';
-import type { TransferOptions } from './machine-transport.js';
+import type { TransferOptions, TransferResult } from './machine-transport.js';
 
 /**
  * Thrown by one transfer attempt when a resumed file failed its checksum: the partial file
@@ -67,4 +67,47 @@ export function sizeMismatch(
       hint: 'the copy was discarded; run the transfer again, and if it repeats, check whether the file is being written during the transfer',
     },
   );
+}
+
+/** Both ends' sha256 of one finished transfer attempt, as {@link assertSameDigest} compares them. */
+export interface AttemptDigests {
+  machineId: string;
+  /** Path named in the error: the remote file. */
+  path: string;
+  localSha256: string;
+  remoteSha256: string;
+  /** Bytes the attempt continued from (0 when it started a new file). */
+  start: number;
+  /** Removes the copy that failed the comparison. */
+  discard: () => Promise<unknown>;
+}
+
+/**
+ * Checks that both ends of an attempt have the same sha256; otherwise discards the copy and
+ * throws.
+ * @throws TransportError TRANSPORT_CHECKSUM_MISMATCH, wrapped in RestartFromZero when the
+ * attempt continued a partial file (the transfer then starts again from byte 0).
+ */
+export async function assertSameDigest(digests: AttemptDigests): Promise<void> {
+  const { machineId, path, localSha256, remoteSha256, start } = digests;
+  if (remoteSha256 === localSha256) return;
+
+  await digests.discard();
+  const mismatch = checksumMismatch(machineId, path, localSha256, remoteSha256);
+  throw start > 0 ? new RestartFromZero(mismatch) : mismatch;
+}
+
+/** Returns the result of a verified attempt that moved a file of `total` bytes. */
+export function attemptResult(
+  total: number,
+  sha256: string,
+  startedAt: number,
+  start: number,
+): TransferResult {
+  return {
+    bytes: total,
+    sha256,
+    durationMs: Date.now() - startedAt,
+    ...(start > 0 ? { resumedFrom: start } : {}),
+  };
 }
