@@ -1,5 +1,12 @@
 import { createFlyClient } from '@flydr/fly-client';
-import type { CapacityErrorShapeName, Sim, SimOptions } from '@flydr/fly-sim';
+import type {
+  CapacityErrorShapeName,
+  FaultHandle,
+  FaultSpec,
+  Sim,
+  SimOptions,
+} from '@flydr/fly-sim';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   missing,
@@ -133,7 +140,7 @@ const machineCapacityShapes: CapacityErrorShapeName[] = [
 ];
 
 // The sim sends these bodies on a volume create when a region has no room for a volume. The
-// failover preflight asks for capacity first, so these bodies are never reached there.
+// failover preflight reads capacity first, so these bodies are never reached there.
 const volumeCapacityShapes: CapacityErrorShapeName[] = [
   'volume-placement-status',
   'volume-insufficient-resources',
@@ -192,3 +199,116 @@ describe('failover when capacity goes midway', () => {
     });
   }
 });
+
+/** An API fault on the reads every operation repeats. */
+interface ReadFault {
+  name: string;
+  spec: Omit<FaultSpec, 'path' | 'method'>;
+}
+
+const readFaults: ReadFault[] = [
+  // Four in a row fit the client's five attempts. NOTE: six in a row fail a backup, a
+  // restore or a sync, because only failover and failback retry rate-limited steps.
+  { name: '429 storm', spec: { status: 429, body: { error: 'rate limited' }, times: 4 } },
+  { name: '503', spec: { status: 503, body: { error: 'service unavailable' }, times: 3 } },
+  { name: 'connection reset', spec: { reset: true, times: 2 } },
+];
+
+/** Injects `fault` on List Machines (`list`) or Get Machine (`get`) and returns its handle. */
+function injectRead(active: Sim, fault: ReadFault, call: 'list' | 'get' = 'get'): FaultHandle {
+  const path = call === 'list' ? '/v1/apps/:app/machines' : '/v1/apps/:app/machines/:id';
+  return active.injectFault({ method: 'GET', path, ...fault.spec });
+}
+
+describe('other operations under API faults', () => {
+  for (const fault of readFaults) {
+    it(`backup completes through ${fault.name}`, async () => {
+      const ctx = await setUp();
+      const active = sim as Sim;
+      const committed = active.appWriter(ctx.machineId).committedIds();
+      const handle = injectRead(active, fault, 'list');
+
+      const backup = await ctx.dr.backup();
+      const listed = await ctx.dr.list();
+      await ctx.dr.close();
+
+      expect(handle.hits).toBeGreaterThan(0);
+      expect(backup.status).toBe('verified');
+      expect(listed.map((item) => item.id)).toEqual([backup.id]);
+      expect(missing(committed, databaseIds(backup.path))).toEqual([]);
+      expect(active.violations()).toEqual([]);
+    });
+
+    it(`restore completes through ${fault.name}`, async () => {
+      const ctx = await setUp();
+      const active = sim as Sim;
+      const backup = await ctx.dr.backup();
+      const handle = injectRead(active, fault);
+
+      await ctx.dr.restore(backup.id, {
+        healthUrl: () => active.appWriter(ctx.machineId).healthUrl(),
+        healthTimeoutMs: 5_000,
+        healthPollMs: 50,
+      });
+      const status = await ctx.dr.status();
+      await ctx.dr.close();
+
+      expect(handle.hits).toBeGreaterThan(0);
+      expect(missing(databaseIds(backup.path), volumeIds(active, ctx.app, ctx.machineId))).toEqual(
+        [],
+      );
+      expect(active.appWriter(ctx.machineId).running()).toBe(true);
+      expect(status.unfinishedOperations).toEqual([]);
+      expect(active.violations()).toEqual([]);
+    });
+
+    it(`sync completes through ${fault.name}`, async () => {
+      const ctx = await setUp();
+      const active = sim as Sim;
+      await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+      const committed = active.appWriter(ctx.machineId).committedIds();
+      const handle = injectRead(active, fault);
+
+      const report = await ctx.dr.sync({ from: 'nrt', to: 'sin' });
+      const status = await ctx.dr.status();
+      await ctx.dr.close();
+
+      expect(handle.hits).toBeGreaterThan(0);
+      expect(missing(committed, volumeIds(active, ctx.app, report.targetMachineId))).toEqual([]);
+      expect(status.unfinishedOperations).toEqual([]);
+      expect(active.violations()).toEqual([]);
+    });
+
+    it(`failback completes through ${fault.name}`, async () => {
+      const ctx = await setUp();
+      const active = sim as Sim;
+      const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
+      await waitForRows(active, failover.targetMachineId, 5);
+      const handle = injectRead(active, fault);
+
+      const back = await ctx.dr.failback(simRunOptions(active));
+      const sinRows = active.appWriter(failover.targetMachineId).committedIds();
+      const status = await ctx.dr.status();
+      await ctx.dr.close();
+
+      expect(handle.hits).toBeGreaterThan(0);
+      expect(back.to).toBe('nrt');
+      expect(missing(sinRows, volumeIds(active, ctx.app, back.targetMachineId))).toEqual([]);
+      expect(active.appWriter(back.targetMachineId).running()).toBe(true);
+      expect(status.unfinishedOperations).toEqual([]);
+      expect(active.violations()).toEqual([]);
+    });
+  }
+});
+
+/** Row ids in the `writes` table of a local database file. */
+function databaseIds(path: string): number[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT id FROM writes ORDER BY id').all() as { id: number }[]).map(
+      (row) => row.id,
+    );
+  } finally {
+    db.close();
+  }
+}
