@@ -312,3 +312,88 @@ function databaseIds(path: string): number[] {
     db.close();
   }
 }
+
+describe('operations under machine faults', () => {
+  // NOTE: the failover does not retry an update that gets 412 while the machine is
+  // replacing, so one such answer fails the operation. This cell checks that it fails safely.
+  it('failover fails safely on a 412 while replacing', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const fault = active.injectFault({
+      method: 'POST',
+      path: '/v1/apps/:app/machines/:id',
+      status: 412,
+      body: { error: 'failed_precondition: machine is replacing, try again' },
+      times: 1,
+    });
+
+    const error = await rejection(ctx.dr.failover({ to: 'sin', ...simRunOptions(active) }));
+    const status = await ctx.dr.status();
+    const nrt = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(1);
+    expect(error.details.step).toBe('prepare-target');
+    expect(error.message).toContain('machine is replacing');
+    expect(nrt.state).toBe('started');
+    expect(nrt.cordoned).toBe(false);
+    expect(active.appWriter(ctx.machineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+
+  it('backup names a host that is down', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const first = await ctx.dr.backup();
+    await active.hostDown(ctx.machineId);
+
+    const error = await rejection(ctx.dr.backup());
+    const listed = await ctx.dr.list();
+    await active.hostUp(ctx.machineId);
+    await ctx.dr.close();
+
+    expect(error.message).toContain(ctx.machineId);
+    expect(error.hint).toBeTruthy();
+    expect(listed.map((item) => item.id)).toEqual([first.id]);
+    expect(active.violations()).toEqual([]);
+  });
+
+  it('sync completes through one SSH drop', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+    const committed = active.appWriter(ctx.machineId).committedIds();
+    active.dropSshAfterBytes(standby.machineId as string, 6_000, { times: 1 });
+
+    const report = await ctx.dr.sync({ from: 'nrt', to: 'sin' });
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(missing(committed, volumeIds(active, ctx.app, report.targetMachineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+
+  // NOTE: one SSH drop on the old primary while the failback's restore step copies its old
+  // database aside fails the failback (DR_TRANSFER_FAILED), where a failover survives one. This cell checks that
+  // it fails safely, with sin still serving.
+  it('failback fails safely on one SSH drop', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
+    await waitForRows(active, failover.targetMachineId, 5);
+    active.dropSshAfterBytes(ctx.machineId, 6_000, { times: 1 });
+
+    const error = await rejection(ctx.dr.failback(simRunOptions(active)));
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_TRANSFER_FAILED');
+    expect(error.details.step).toBe('restore');
+    expect(active.appWriter(failover.targetMachineId).running()).toBe(true);
+    expect(active.appWriter(ctx.machineId).running()).toBe(false);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+});
