@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomFill } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -156,7 +156,28 @@ function median(numbers: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
+/** Command that produces this benchmark, written above the table. */
+const COMMAND =
+  'pnpm run build && FLYDR_BENCH_RUNS=3 pnpm exec vitest run --config bench/vitest.config.ts bench/transport';
+
+/** Samples the 1-minute load average every 5 s, since other jobs on the machine skew the numbers. */
+function watchLoad(): { stop: () => string } {
+  const startedAt = new Date();
+  const loads = [loadavg()[0] ?? 0];
+  const timer = setInterval(() => loads.push(loadavg()[0] ?? 0), 5000);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      loads.push(loadavg()[0] ?? 0);
+      const time = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ');
+      return `Measured ${time(startedAt)} to ${time(new Date())} UTC; 1-minute load average ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} (sampled every 5 s).`;
+    },
+  };
+}
+
 async function main(): Promise<void> {
+  const load = watchLoad();
   const base = await mkdtemp('/tmp/flydr-bench-');
   const sshd = await startOpenSshServer({ machineId: 'benchsshd00001' });
   const sim = await startSim();
@@ -279,7 +300,7 @@ async function main(): Promise<void> {
     }
     await rm(execSource, { force: true });
 
-    const table = formatTable(samples);
+    const table = `Command: \`${COMMAND}\`\n\n${load.stop()}\n\n${formatTable(samples)}`;
     console.log(table);
     await mkdir(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
     await writeFile(
