@@ -315,7 +315,7 @@ function databaseIds(path: string): number[] {
 
 describe('operations under machine faults', () => {
   // NOTE: the failover does not retry an update that gets 412 while the machine is
-  // replacing, so one such answer fails the operation. This cell checks that it fails safely.
+  // replacing, so one such response fails the operation. This cell checks that it fails safely.
   it('failover fails safely on a 412 while replacing', async () => {
     const ctx = await setUp();
     const active = sim as Sim;
@@ -364,6 +364,9 @@ describe('operations under machine faults', () => {
     const active = sim as Sim;
     const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
     const committed = active.appWriter(ctx.machineId).committedIds();
+    // A cut at 2,000 bytes lands in the SSH handshake, which is not retried. 6,000 bytes is
+    // past it and inside the upload of the database (at least two 4096-byte pages).
+    // NOTE: the sim does not count drops, so this cell cannot prove that the cut fired.
     active.dropSshAfterBytes(standby.machineId as string, 6_000, { times: 1 });
 
     const report = await ctx.dr.sync({ from: 'nrt', to: 'sin' });
