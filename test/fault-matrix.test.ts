@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createFlyClient } from '@flydr/fly-client';
 import type {
   CapacityErrorShapeName,
@@ -396,6 +398,41 @@ describe('operations under machine faults', () => {
     expect(error.details.step).toBe('restore');
     expect(active.appWriter(failover.targetMachineId).running()).toBe(true);
     expect(active.appWriter(ctx.machineId).running()).toBe(false);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+});
+
+describe('failback with a failing health check', () => {
+  it('rolls back and keeps sin serving', async () => {
+    const failing: Server = createServer((_request, response) => {
+      response.writeHead(503);
+      response.end('down');
+    });
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+    const failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}/health`;
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
+    await waitForRows(active, failover.targetMachineId, 5);
+
+    const error = await rejection(
+      ctx.dr.failback({
+        ...simRunOptions(active),
+        healthTimeoutMs: 300,
+        healthUrl: (machine) =>
+          machine.region === 'nrt' ? failingUrl : active.appWriter(machine.id).healthUrl(),
+      }),
+    ).finally(() => failing.close());
+    const sinBefore = active.appWriter(failover.targetMachineId).committedIds();
+    await waitForRows(active, failover.targetMachineId, sinBefore.length + 3);
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_HEALTH_FAILED');
+    expect(active.appWriter(failover.targetMachineId).running()).toBe(true);
+    expect(active.appWriter(ctx.machineId).running()).toBe(false);
+    expect(missing(sinBefore, volumeIds(active, ctx.app, failover.targetMachineId))).toEqual([]);
     expect(status.unfinishedOperations).toEqual([]);
     expect(active.violations()).toEqual([]);
   });
