@@ -101,6 +101,19 @@ export function fsyncRemote(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
   });
 }
 
+/**
+ * `statvfs@openssh.com`: bytes available to a non-root user on the file system holding `path`.
+ * One SFTP request, so it costs no new session on the machine as `df` does.
+ */
+export function availableBytesRemote(sftp: SFTPWrapper, path: string): Promise<number> {
+  return request(sftp, 'statvfs', (resolve, reject) => {
+    sftp.ext_openssh_statvfs(path, (error, info: { f_bavail?: number; f_frsize?: number }) => {
+      if (error) return reject(error);
+      resolve(Number(info.f_bavail ?? 0) * Number(info.f_frsize ?? 0));
+    });
+  });
+}
+
 /** `posix-rename@openssh.com`: rename that replaces the target atomically. */
 export function posixRenameRemote(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
   return request(sftp, 'posix-rename', (resolve, reject) => {

@@ -211,6 +211,10 @@ export class SshTransport implements MachineTransport {
     });
 
     try {
+      // The SFTP session opens while the machine id is checked, since each new session costs
+      // a round of setup on the machine. No file is touched before the check passed.
+      const sftp = connection.sftp();
+      sftp.catch(() => undefined);
       if (this.#options.verifyMachineId ?? true) await this.#verifyMachineId(connection);
       // Pin only after the machine proved who it is, so a wrong machine never gets pinned.
       const pinned = await this.#hostKeys.get(this.machineId);
