@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FAILOVER_STEPS } from '@flydr/dr-core';
 import { createFlyClient } from '@flydr/fly-client';
 import type {
   CapacityErrorShapeName,
@@ -436,4 +437,40 @@ describe('failback with a failing health check', () => {
     expect(status.unfinishedOperations).toEqual([]);
     expect(active.violations()).toEqual([]);
   });
+});
+
+/** Thrown from afterStepPersisted: the run stops where a killed process would. */
+class Killed extends Error {}
+
+describe('failback killed at each step', () => {
+  for (const step of FAILOVER_STEPS) {
+    it(`resumes after a crash at ${step}`, async () => {
+      const ctx = await setUp();
+      const active = sim as Sim;
+      const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
+      await waitForRows(active, failover.targetMachineId, 5);
+
+      const crash = ctx.dr.failback(
+        simRunOptions(active, {
+          afterStepPersisted: (persisted) => {
+            if (persisted === step) throw new Killed(`killed after ${persisted}`);
+          },
+        }),
+      );
+      await expect(crash).rejects.toBeInstanceOf(Killed);
+      const [interrupted] = (await ctx.dr.status()).unfinishedOperations;
+      const report = await ctx.dr.resume(interrupted?.id as string, simRunOptions(active));
+      const sinRows = active.appWriter(failover.targetMachineId).committedIds();
+      const record = await ctx.dr.operation(report.operationId);
+      await ctx.dr.close();
+
+      expect(interrupted?.kind).toBe('failback');
+      expect(record.status).toBe('succeeded');
+      expect(report.to).toBe('nrt');
+      expect(active.appWriter(report.targetMachineId).running()).toBe(true);
+      expect(active.appWriter(failover.targetMachineId).running()).toBe(false);
+      expect(missing(sinRows, volumeIds(active, ctx.app, report.targetMachineId))).toEqual([]);
+      expect(active.violations()).toEqual([]);
+    });
+  }
 });
