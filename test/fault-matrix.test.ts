@@ -474,3 +474,57 @@ describe('failback killed at each step', () => {
     });
   }
 });
+
+describe('failover onto a full volume', () => {
+  it('rolls back with nrt serving', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+
+    const error = await rejection(
+      ctx.dr.failover({
+        to: 'sin',
+        ...simRunOptions(active, {
+          afterStepPersisted: async (step) => {
+            if (step !== 'standby') return;
+            const volumes = await ctx.client.volumes.list(ctx.app);
+            const sinVolume = volumes.find((volume) => volume.region === 'sin');
+            if (sinVolume !== undefined) active.fillVolume(sinVolume.id, 1024 ** 3);
+          },
+        }),
+      }),
+    );
+    const status = await ctx.dr.status();
+    const nrt = await ctx.client.machines.get(ctx.app, ctx.machineId);
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_NO_SPACE');
+    expect(error.message).toMatch(/free/);
+    expect(nrt.state).toBe('started');
+    expect(nrt.cordoned).toBe(false);
+    expect(active.appWriter(ctx.machineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+});
+
+describe('sync onto a full volume', () => {
+  it('fails and leaves the standby as it was', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+    await ctx.dr.sync({ from: 'nrt', to: 'sin' });
+    const syncedIds = volumeIds(active, ctx.app, standby.machineId as string);
+    active.fillVolume(standby.volumeId, 1024 ** 3);
+
+    const error = await rejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    const status = await ctx.dr.status();
+    const machine = await ctx.client.machines.get(ctx.app, standby.machineId as string);
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_NO_SPACE');
+    expect(volumeIds(active, ctx.app, standby.machineId as string)).toEqual(syncedIds);
+    expect(machine.state).toBe('stopped');
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+});
