@@ -207,6 +207,8 @@ describe('failover when capacity goes midway', () => {
 interface ReadFault {
   name: string;
   spec: Omit<FaultSpec, 'path' | 'method'>;
+  /** Client timeout per request. @default 30000 */
+  timeoutMs?: number;
 }
 
 const readFaults: ReadFault[] = [
@@ -215,6 +217,7 @@ const readFaults: ReadFault[] = [
   { name: '429 storm', spec: { status: 429, body: { error: 'rate limited' }, times: 4 } },
   { name: '503', spec: { status: 503, body: { error: 'service unavailable' }, times: 3 } },
   { name: 'connection reset', spec: { reset: true, times: 2 } },
+  { name: 'a read timeout', spec: { delayMs: 2_000, times: 1 }, timeoutMs: 500 },
 ];
 
 /** Injects `fault` on List Machines (`list`) or Get Machine (`get`) and returns its handle. */
@@ -226,7 +229,7 @@ function injectRead(active: Sim, fault: ReadFault, call: 'list' | 'get' = 'get')
 describe('other operations under API faults', () => {
   for (const fault of readFaults) {
     it(`backup completes through ${fault.name}`, async () => {
-      const ctx = await setUp();
+      const ctx = await setUp({}, fault.timeoutMs);
       const active = sim as Sim;
       const committed = active.appWriter(ctx.machineId).committedIds();
       const handle = injectRead(active, fault, 'list');
@@ -243,7 +246,7 @@ describe('other operations under API faults', () => {
     });
 
     it(`restore completes through ${fault.name}`, async () => {
-      const ctx = await setUp();
+      const ctx = await setUp({}, fault.timeoutMs);
       const active = sim as Sim;
       const backup = await ctx.dr.backup();
       const handle = injectRead(active, fault);
@@ -266,7 +269,7 @@ describe('other operations under API faults', () => {
     });
 
     it(`sync completes through ${fault.name}`, async () => {
-      const ctx = await setUp();
+      const ctx = await setUp({}, fault.timeoutMs);
       const active = sim as Sim;
       await ctx.dr.prepareStandby({ region: 'sin', machine: true });
       const committed = active.appWriter(ctx.machineId).committedIds();
@@ -283,7 +286,7 @@ describe('other operations under API faults', () => {
     });
 
     it(`failback completes through ${fault.name}`, async () => {
-      const ctx = await setUp();
+      const ctx = await setUp({}, fault.timeoutMs);
       const active = sim as Sim;
       const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
       await waitForRows(active, failover.targetMachineId, 5);
@@ -439,6 +442,18 @@ describe('failback with a failing health check', () => {
   });
 });
 
+/** Awaits a promise that must reject with a coded error (DrError, FlyError or TransportError). */
+async function anyRejection(promise: Promise<unknown>): Promise<Error & { code: string }> {
+  const caught = await promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (!(caught instanceof Error) || typeof (caught as { code?: unknown }).code !== 'string') {
+    throw new Error(`expected a rejection with a code, got ${String(caught)}`);
+  }
+  return caught as Error & { code: string };
+}
+
 /** Thrown from afterStepPersisted: the run stops where a killed process would. */
 class Killed extends Error {}
 
@@ -524,6 +539,75 @@ describe('sync onto a full volume', () => {
     expect(error.code).toBe('DR_NO_SPACE');
     expect(volumeIds(active, ctx.app, standby.machineId as string)).toEqual(syncedIds);
     expect(machine.state).toBe('stopped');
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+});
+
+describe('failback and sync with a held lease', () => {
+  it('failback names the holder and changes nothing', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
+    const lease = await ctx.client.machines.acquireLease(ctx.app, ctx.machineId, {
+      ttlSeconds: 60,
+      description: 'deploy by alice',
+    });
+
+    const error = await rejection(ctx.dr.failback(simRunOptions(active)));
+    await ctx.client.machines.releaseLease(ctx.app, ctx.machineId, lease.nonce);
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_LOCKED');
+    expect(error.message).toContain('deploy by alice');
+    expect(active.appWriter(failover.targetMachineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+
+  it('sync names the holder and changes nothing', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+    const standbyId = standby.machineId as string;
+    const lease = await ctx.client.machines.acquireLease(ctx.app, standbyId, {
+      ttlSeconds: 60,
+      description: 'deploy by alice',
+    });
+
+    const error = await anyRejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    await ctx.client.machines.releaseLease(ctx.app, standbyId, lease.nonce);
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    // NOTE: sync passes the client's lease error through, where failover and failback
+    // raise DR_LOCKED.
+    expect(error.code).toBe('FLY_LEASE_CONFLICT');
+    expect(error.message).toContain('deploy by alice');
+    expect(volumeIds(active, ctx.app, standbyId)).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+});
+
+describe('sync from a host that is down', () => {
+  it('fails naming the machine', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+    await active.hostDown(ctx.machineId);
+
+    const error = await anyRejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    await active.hostUp(ctx.machineId);
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    // NOTE: sync does not read the host status as failover does, so it reports an SSH
+    // connection failure with network advice instead of naming the host as unreachable.
+    expect(error.code).toBe('TRANSPORT_CONNECT_FAILED');
+    expect(error.message).toContain(ctx.machineId);
+    expect(volumeIds(active, ctx.app, standby.machineId as string)).toEqual([]);
     expect(status.unfinishedOperations).toEqual([]);
     expect(active.violations()).toEqual([]);
   });
