@@ -109,10 +109,9 @@ describe('failover under API faults', () => {
   });
 
   // NOTE: dr-core creates the standby machine without the client's notFoundRetryMs, so the
-  // lease taken right after the create fails on the 404 window. The rollback (and a later
-  // abort) cannot delete the new volume, because the new machine, which is not in the
-  // journal, is still attached to it. This cell checks that nrt stays untouched and the journal
-  // records the operation as failed.
+  // lease taken right after the create fails on the 404 window. The rollback cannot delete
+  // the new volume, because the new machine is still attached to it. This cell checks that
+  // nrt stays untouched and the journal records the operation as failed.
   it('fails safely when a new machine is not found yet', async () => {
     const ctx = await setUp({ notFoundAfterCreateMs: 300 });
     const active = sim as Sim;
