@@ -611,3 +611,60 @@ describe('sync from a host that is down', () => {
     expect(active.violations()).toEqual([]);
   });
 });
+
+// NOTE: like failover, restore and failback do not retry an update that gets 412 while the
+// machine is replacing. These cells check that one such response fails them safely.
+describe('restore and failback on a 412 while replacing', () => {
+  const replacing412 = {
+    method: 'POST',
+    path: '/v1/apps/:app/machines/:id',
+    status: 412,
+    body: { error: 'failed_precondition: machine is replacing, try again' },
+    times: 1,
+  };
+
+  it('restore fails and keeps the app serving', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const backup = await ctx.dr.backup();
+    const committed = active.appWriter(ctx.machineId).committedIds();
+    const fault = active.injectFault(replacing412);
+
+    const error = await anyRejection(
+      ctx.dr.restore(backup.id, {
+        healthUrl: () => active.appWriter(ctx.machineId).healthUrl(),
+        healthTimeoutMs: 5_000,
+        healthPollMs: 50,
+      }),
+    );
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(1);
+    expect(error.code).toBe('FLY_INVALID_STATE');
+    expect(error.message).toContain('machine is replacing');
+    expect(active.appWriter(ctx.machineId).running()).toBe(true);
+    expect(missing(committed, volumeIds(active, ctx.app, ctx.machineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+
+  it('failback fails and keeps sin serving', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(active) });
+    await waitForRows(active, failover.targetMachineId, 5);
+    const fault = active.injectFault(replacing412);
+
+    const error = await rejection(ctx.dr.failback(simRunOptions(active)));
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(1);
+    expect(error.details.step).toBe('prepare-target');
+    expect(error.message).toContain('machine is replacing');
+    expect(active.appWriter(failover.targetMachineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+});
