@@ -612,9 +612,9 @@ describe('sync from a host that is down', () => {
   });
 });
 
-// NOTE: like failover, restore and failback do not retry an update that gets 412 while the
-// machine is replacing. These cells check that one such response fails them safely.
-describe('restore and failback on a 412 while replacing', () => {
+// NOTE: like failover, restore, sync and failback do not retry an update that gets 412 while
+// the machine is replacing. These cells check that one such response fails them safely.
+describe('restore, sync and failback on a 412 while replacing', () => {
   const replacing412 = {
     method: 'POST',
     path: '/v1/apps/:app/machines/:id',
@@ -645,6 +645,25 @@ describe('restore and failback on a 412 while replacing', () => {
     expect(error.message).toContain('machine is replacing');
     expect(active.appWriter(ctx.machineId).running()).toBe(true);
     expect(missing(committed, volumeIds(active, ctx.app, ctx.machineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+
+  it('sync fails and leaves the standby empty', async () => {
+    const ctx = await setUp();
+    const active = sim as Sim;
+    const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+    const fault = active.injectFault(replacing412);
+
+    const error = await anyRejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(1);
+    expect(error.code).toBe('FLY_INVALID_STATE');
+    expect(error.message).toContain('machine is replacing');
+    expect(volumeIds(active, ctx.app, standby.machineId as string)).toEqual([]);
+    expect(active.appWriter(ctx.machineId).running()).toBe(true);
     expect(status.unfinishedOperations).toEqual([]);
     expect(active.violations()).toEqual([]);
   });
