@@ -71,7 +71,8 @@ describe('flydr regions', () => {
   it('rejects a token the API does not accept', async () => {
     const run = await flydr(['regions', 'nrt'], { FLY_API_TOKEN: 'wrong-token' });
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/rejected the token .*fly tokens create deploy/);
+    expect(run.stderr).toMatch(/^flydr: .*rejected the token/m);
+    expect(run.stderr).toMatch(/^ {2}next: .*fly tokens create deploy/m);
     expect(run.stderr).not.toContain('wrong-token');
   });
 });
