@@ -179,12 +179,11 @@ describe('remote command quoting', () => {
     });
   }
 
-  // NOTE: the sqlite3 strategy puts the database name inside a single-quoted `.backup '...'`
-  // argument, so a name with a single quote fails there (exit 1, the path named) instead of
-  // being rejected as input. The copy-validate strategy reads it literally.
+  // The sqlite3 strategy's temporary file is named from safe characters only, because
+  // `.backup '…'` takes the name in single quotes.
   const quotedName = 'it\'s a "quoted" name.db';
 
-  it('names a single-quoted name that sqlite3 .backup cannot take', async () => {
+  it('backs up a single-quoted name with sqlite3', async () => {
     copyFileSync(
       join(import.meta.dirname, 'fixtures', 'chinook.sqlite'),
       join(sim.volumeDir(app.volumeId), quotedName),
@@ -192,12 +191,21 @@ describe('remote command quoting', () => {
     const before = volumeNames(app.volumeId);
 
     const run = await runCli(
-      ['backup', '--database-path', `/app/data/${quotedName}`, ...app.args],
+      [
+        'backup',
+        '--strategy',
+        'sqlite3-backup',
+        '--database-path',
+        `/app/data/${quotedName}`,
+        '--json',
+        ...app.args,
+      ],
       { cwd: app.dir, env: app.env },
     );
 
-    expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`sqlite3 .backup of /app/data/${quotedName}`);
+    expect(run.code, run.stderr).toBe(0);
+    const { backup } = backupResultShape.parse(jsonOf(run));
+    expect(backup.databasePath).toBe(`/app/data/${quotedName}`);
     expect(volumeNames(app.volumeId)).toEqual(before);
   });
 

@@ -103,9 +103,11 @@ export async function remoteHasSqlite3(transport: MachineTransport): Promise<boo
 /** Returns a hidden temporary path beside `databasePath` on the volume. */
 export function remoteTempPath(databasePath: string, purpose: string): string {
   const random = randomBytes(4).toString('hex');
+  // Only safe characters reach the name, because sqlite3's `.backup '…'` takes it quoted.
+  const stem = posix.basename(databasePath).replace(/[^A-Za-z0-9._-]/g, '_');
   return posix.join(
     posix.dirname(databasePath),
-    `.${posix.basename(databasePath)}.flydr-${purpose}-${Date.now()}-${random}`,
+    `.${stem}.flydr-${purpose}-${Date.now()}-${random}`,
   );
 }
 
