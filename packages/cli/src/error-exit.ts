@@ -75,8 +75,8 @@ export function reportError(error: unknown): ErrorReport {
   };
 }
 
-// fly-client and the transports end each message with its hint too; the CLI prints the hint
-// on its own `next:` line, so it is cut from the message instead of being printed twice.
+// fly-client and the transports also end each message with its hint. The CLI prints the
+// hint on its own `next:` line, so the copy at the end of the message is cut.
 function withoutTrailingHint(message: string, hint: string | undefined): string {
   if (hint === undefined || hint === '') return message;
   const index = message.toLowerCase().lastIndexOf(hint.toLowerCase());

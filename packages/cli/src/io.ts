@@ -9,7 +9,7 @@ export interface CliIo {
   cwd: string;
 }
 
-/** The real process streams, environment and working directory. */
+/** Returns the real process streams, environment and working directory. */
 export function processIo(): CliIo {
   return {
     stdin: process.stdin,

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 
-/** Where and how a command prints. */
+/** Output streams and modes of a command. */
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './exit-codes.js';
 
-/** Where the API token was found; printed by `flydr doctor` in place of the token. */
+/** Source of the API token, printed by `flydr doctor` in place of the token. */
 export type TokenSource = 'FLY_API_TOKEN' | 'FLY_ACCESS_TOKEN' | '~/.fly/config.yml';
 
 /** A Fly API token and where it came from. */

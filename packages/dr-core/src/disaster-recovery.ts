@@ -129,7 +129,7 @@ export interface DisasterRecovery extends RecoveryOperations {
    * Restores a backup (default: the newest verified) onto the machine that mounts the
    * database's volume, in maintenance mode, keeping a verified copy of what it replaces.
    * A machine that was started runs its app again afterwards; one that was stopped stays
-   * stopped, unless `finish` says otherwise.
+   * stopped. The `finish` option overrides both.
    * @throws DrError see {@link restoreOntoMachine}, `DR_BACKUP_NOT_FOUND`, `DR_LOCKED`.
    */
   restore(target?: 'latest' | number, options?: RestoreOptions): Promise<RemoteRestoreReport>;
