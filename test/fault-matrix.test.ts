@@ -1,28 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FAILOVER_STEPS } from '@flydr/dr-core';
-import { createFlyClient } from '@flydr/fly-client';
-import type {
-  CapacityErrorShapeName,
-  FaultHandle,
-  FaultSpec,
-  Sim,
-  SimOptions,
-} from '@flydr/fly-sim';
-import Database from 'better-sqlite3';
+import type { FaultHandle, FaultSpec, Sim, SimOptions } from '@flydr/fly-sim';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  anyRejection,
+  closeFaultSims,
+  databaseIds,
+  machineCapacityShapes,
   missing,
   rejection,
-  simRunOptions,
-  volumeIds,
-} from '../packages/dr-core/test/failover-setup.js';
-import {
+  replacing412,
   type SimContext,
-  seedApp,
-  startTestSim,
+  setUpFaultApp,
+  simRunOptions,
+  volumeCapacityShapes,
+  volumeIds,
   waitForRows,
-} from '../packages/dr-core/test/sim-setup.js';
+} from './fault-setup.js';
 
 // Cells of the fault matrix that the package tests do not reach: API faults injected into a
 // whole failover, and every known capacity error shape. Each cell checks that no committed
@@ -31,23 +26,14 @@ import {
 let sim: Sim | undefined;
 
 afterEach(async () => {
-  await sim?.close();
   sim = undefined;
+  await closeFaultSims();
 });
 
 /** Starts a sim and an app whose client retries quickly and times out after `timeoutMs`. */
 async function setUp(options: SimOptions = {}, timeoutMs = 30_000): Promise<SimContext> {
-  sim = await startTestSim(options);
-  const client = createFlyClient({
-    token: sim.token,
-    baseUrl: sim.apiUrl,
-    graphqlUrl: sim.graphqlUrl,
-    rateLimit: false,
-    timeoutMs,
-    retry: { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 200 },
-  });
-  const ctx = await seedApp(sim, { extra: { client } });
-  await waitForRows(sim, ctx.machineId, 10);
+  const ctx = await setUpFaultApp(options, timeoutMs);
+  sim = ctx.sim;
   return ctx;
 }
 
@@ -133,20 +119,6 @@ describe('failover under API faults', () => {
     expect(active.violations()).toEqual([]);
   });
 });
-
-// The sim sends these bodies on a machine create when a region has no room for a machine.
-const machineCapacityShapes: CapacityErrorShapeName[] = [
-  'create-with-volume-412',
-  'reserve-resource-409',
-  'insufficient-capacity-status',
-];
-
-// The sim sends these bodies on a volume create when a region has no room for a volume. The
-// failover preflight reads capacity first, so these bodies are never reached there.
-const volumeCapacityShapes: CapacityErrorShapeName[] = [
-  'volume-placement-status',
-  'volume-insufficient-resources',
-];
 
 /** Runs a failover to sin that must fail for lack of capacity, and checks nrt is untouched. */
 async function expectNoCapacity(
@@ -306,18 +278,6 @@ describe('other operations under API faults', () => {
   }
 });
 
-/** Row ids in the `writes` table of a local database file. */
-function databaseIds(path: string): number[] {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT id FROM writes ORDER BY id').all() as { id: number }[]).map(
-      (row) => row.id,
-    );
-  } finally {
-    db.close();
-  }
-}
-
 describe('operations under machine faults', () => {
   // NOTE: the failover does not retry an update that gets 412 while the machine is
   // replacing, so one such response fails the operation. This cell checks that it fails safely.
@@ -440,18 +400,6 @@ describe('failback with a failing health check', () => {
     expect(active.violations()).toEqual([]);
   });
 });
-
-/** Awaits a promise that must reject with a coded error (DrError, FlyError or TransportError). */
-async function anyRejection(promise: Promise<unknown>): Promise<Error & { code: string }> {
-  const caught = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (!(caught instanceof Error) || typeof (caught as { code?: unknown }).code !== 'string') {
-    throw new Error(`expected a rejection with a code, got ${String(caught)}`);
-  }
-  return caught as Error & { code: string };
-}
 
 /** Thrown from afterStepPersisted: the run stops where a killed process would. */
 class Killed extends Error {}
@@ -615,14 +563,6 @@ describe('sync from a host that is down', () => {
 // NOTE: like failover, restore, sync and failback do not retry an update that gets 412 while
 // the machine is replacing. These cells check that one such response fails them safely.
 describe('restore, sync and failback on a 412 while replacing', () => {
-  const replacing412 = {
-    method: 'POST',
-    path: '/v1/apps/:app/machines/:id',
-    status: 412,
-    body: { error: 'failed_precondition: machine is replacing, try again' },
-    times: 1,
-  };
-
   it('restore fails and keeps the app serving', async () => {
     const ctx = await setUp();
     const active = sim as Sim;
