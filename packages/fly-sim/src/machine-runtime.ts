@@ -21,6 +21,8 @@ interface MachineProcesses {
   /** Reconciles run one after another per machine. */
   queue: Promise<void>;
   drop?: { bytes: number; times: number };
+  /** Connections cut by the armed drops, over restarts. */
+  sshCuts: number;
 }
 
 /** Settings of the runtime. */
@@ -52,7 +54,7 @@ export class MachineRuntime {
   private entry(machineId: string): MachineProcesses {
     let entry = this.processes.get(machineId);
     if (entry === undefined) {
-      entry = { log: { committedIds: [], errors: [] }, queue: Promise.resolve() };
+      entry = { log: { committedIds: [], errors: [] }, queue: Promise.resolve(), sshCuts: 0 };
       this.processes.set(machineId, entry);
     }
     return entry;
@@ -136,11 +138,27 @@ export class MachineRuntime {
     return runArgv(argv, { ...this.commandContext(machine), stdin: async () => stdin });
   }
 
-  /** Arms a byte-count drop on the machine's SSH connections, now and after restarts. */
-  dropSshAfterBytes(machineId: string, bytes: number, times: number): void {
+  /**
+   * Arms a byte-count drop on the machine's SSH connections, now and after restarts, where a
+   * restarted server gets the cuts that are left. Returns a view of the cut count.
+   */
+  dropSshAfterBytes(machineId: string, bytes: number, times: number): { readonly cuts: number } {
     const entry = this.entry(machineId);
+    const start = entry.sshCuts;
     entry.drop = { bytes, times };
-    entry.ssh?.dropAfterBytes(bytes, times);
+    entry.ssh?.dropAfterBytes(bytes, times, () => this.countCut(entry));
+    return {
+      get cuts() {
+        return entry.sshCuts - start;
+      },
+    };
+  }
+
+  private countCut(entry: MachineProcesses): void {
+    entry.sshCuts += 1;
+    if (entry.drop === undefined) return;
+    entry.drop.times -= 1;
+    if (entry.drop.times <= 0) entry.drop = undefined;
   }
 
   /** Waits until every machine's processes match its current state. */
@@ -184,7 +202,9 @@ export class MachineRuntime {
         commandContext: () => this.commandContext(machine),
       });
       await ssh.start();
-      if (entry.drop !== undefined) ssh.dropAfterBytes(entry.drop.bytes, entry.drop.times);
+      if (entry.drop !== undefined) {
+        ssh.dropAfterBytes(entry.drop.bytes, entry.drop.times, () => this.countCut(entry));
+      }
       entry.ssh = ssh;
     }
     entry.ssh?.setUnresponsive(machine.hostDown);

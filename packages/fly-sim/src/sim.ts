@@ -30,6 +30,11 @@ import type { Violation } from './violations.js';
 import { createVolume } from './volumes.js';
 import { SimWorld } from './world.js';
 
+/** Count of the SSH connections that an armed {@link Sim.dropSshAfterBytes} cut. */
+export interface SshDropHandle {
+  readonly cuts: number;
+}
+
 /** A route of the simulated API, for tests that walk all of them. */
 export interface SimRoute {
   method: RouteMethod;
@@ -229,11 +234,16 @@ export class Sim {
 
   /**
    * Cuts the machine's SSH connections once they carry `bytes` bytes (both directions),
-   * for `times` connections (default 1). Applies to open connections and later ones.
+   * for `times` connections (default 1). Applies to open connections and later ones, also
+   * after the machine restarts. The handle counts the connections cut since this call.
    */
-  dropSshAfterBytes(machineId: string, bytes: number, options: { times?: number } = {}): void {
+  dropSshAfterBytes(
+    machineId: string,
+    bytes: number,
+    options: { times?: number } = {},
+  ): SshDropHandle {
     this.requireMachine(machineId);
-    this.runtime.dropSshAfterBytes(machineId, bytes, options.times ?? 1);
+    return this.runtime.dropSshAfterBytes(machineId, bytes, options.times ?? 1);
   }
 
   /** Adds an authorized_keys line that may log in as root on every machine. */

@@ -82,13 +82,14 @@ describe('dropSshAfterBytes', () => {
   it('cuts the connection after the byte count', async () => {
     const client = await connect(privateIp, sim.sshPort, key.privateKey);
     const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
-    sim.dropSshAfterBytes(machineId, 64 * 1024);
+    const drop = sim.dropSshAfterBytes(machineId, 64 * 1024);
     const sftp = await openSftp(client);
     // ssh2 never calls back a writeFile whose connection is cut, so only the close is awaited.
     sftp.writeFile('/app/data/cut.bin', Buffer.alloc(1024 * 1024, 1), () => {});
     await closed;
     const written = statSync(join(sim.machine(machineId).volumeDir ?? '', 'cut.bin')).size;
     expect(written).toBeLessThan(1024 * 1024);
+    expect(drop.cuts).toBe(1);
   });
 
   it('lets the next connection through after one drop', async () => {
@@ -105,7 +106,49 @@ describe('dropSshAfterBytes', () => {
       client.end();
     }
   });
+
+  it('keeps only the cuts left after a restart', async () => {
+    const drop = sim.dropSshAfterBytes(machineId, 64 * 1024, { times: 2 });
+    const first = await connect(privateIp, sim.sshPort, key.privateKey);
+    const closed = new Promise<void>((resolve) => first.on('close', () => resolve()));
+    (await openSftp(first)).writeFile('/app/data/cut-1.bin', Buffer.alloc(1024 * 1024), () => {});
+    await closed;
+    const restarted = await api(sim, 'POST', `/v1/apps/fault-app/machines/${machineId}/restart`, {
+      body: {},
+    });
+    const second = await connectAfterRestart();
+    const secondClosed = new Promise<void>((resolve) => second.on('close', () => resolve()));
+    (await openSftp(second)).writeFile('/app/data/cut-2.bin', Buffer.alloc(1024 * 1024), () => {});
+    await secondClosed;
+    const third = await connect(privateIp, sim.sshPort, key.privateKey);
+    try {
+      const error = await new Promise<Error | undefined>((resolve) =>
+        openSftp(third).then((sftp) =>
+          sftp.writeFile('/app/data/whole.bin', Buffer.alloc(1024 * 1024, 1), (e) =>
+            resolve(e ?? undefined),
+          ),
+        ),
+      );
+      expect(restarted.status).toBe(200);
+      expect(error).toBeUndefined();
+      expect(drop.cuts).toBe(2);
+    } finally {
+      third.end();
+    }
+  });
 });
+
+/** Connects once the restarted machine's SSH server listens again (at most 5 s). */
+async function connectAfterRestart(): Promise<Awaited<ReturnType<typeof connect>>> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await connect(privateIp, sim.sshPort, key.privateKey);
+    } catch (error) {
+      if (attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 
 describe('hostDown', () => {
   it('marks the machine unreachable and fails lifecycle calls', async () => {

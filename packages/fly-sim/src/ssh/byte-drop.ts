@@ -5,6 +5,8 @@ interface DropRule {
   bytes: number;
   /** How many more connections the rule will cut. */
   remaining: number;
+  /** Called after each cut. */
+  onCut?: () => void;
 }
 
 /**
@@ -17,13 +19,13 @@ export class ByteDropper {
   private readonly counters = new Map<Socket, number>();
 
   /** Arms the rule; replaces an armed one and restarts every open connection's count. */
-  arm(bytes: number, times: number): void {
+  arm(bytes: number, times: number, onCut?: () => void): void {
     if (!(bytes >= 0) || !(times > 0)) {
       throw new Error(
         `dropSshAfterBytes needs bytes >= 0 and times > 0, got ${bytes} and ${times}`,
       );
     }
-    this.rule = { bytes, remaining: times };
+    this.rule = { bytes, remaining: times, ...(onCut === undefined ? {} : { onCut }) };
     for (const socket of this.counters.keys()) this.counters.set(socket, 0);
   }
 
@@ -53,5 +55,6 @@ export class ByteDropper {
     rule.remaining -= 1;
     if (rule.remaining <= 0) this.rule = undefined;
     socket.destroy();
+    rule.onCut?.();
   }
 }

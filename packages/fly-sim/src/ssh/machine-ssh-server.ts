@@ -77,9 +77,9 @@ export class MachineSshServer {
     for (const socket of [...victims]) socket.destroy();
   }
 
-  /** Cuts connections after they carry `bytes` bytes, `times` times. */
-  dropAfterBytes(bytes: number, times: number): void {
-    this.dropper.arm(bytes, times);
+  /** Cuts connections after they carry `bytes` bytes, `times` times, calling `onCut` after each. */
+  dropAfterBytes(bytes: number, times: number, onCut?: () => void): void {
+    this.dropper.arm(bytes, times, onCut);
   }
 
   private onSocket(socket: Socket): void {
