@@ -11,6 +11,7 @@ export type {
   SimRegionSpec,
 } from './options.js';
 export { INSTANT_LATENCIES, REALISTIC_LATENCIES } from './options.js';
+export type { SimRequest, SimRequestSummary } from './request-log.js';
 export { Sim, type SimRoute, type SshDropHandle, startSim } from './sim.js';
 export type {
   AppWriterView,

@@ -5,6 +5,7 @@ import { newRequestId } from './ids.js';
 import type { JsonObject } from './model.js';
 import type { SimRateLimit } from './options.js';
 import { FLY_DEFAULT_RATE, type RateLimiter } from './rate-limit.js';
+import type { RequestLog } from './request-log.js';
 import type { SimWorld } from './world.js';
 
 /** HTTP methods the routes use. */
@@ -31,12 +32,13 @@ export interface RouteSpec {
   handle(context: RouteContext): Promise<Response> | Response;
 }
 
-/** State shared by every route: the world, the token, faults and the rate limiter. */
+/** State shared by every route: the world, the token, faults, rate limiter and request log. */
 export interface RouteEnvironment {
   world: SimWorld;
   token: string;
   faults: FaultRegistry;
   rateLimiter: RateLimiter;
+  requests: RequestLog;
 }
 
 /** Headers of every response. */
@@ -89,55 +91,88 @@ async function readJson(request: Request): Promise<JsonObject> {
   return value as JsonObject;
 }
 
-function rateKey(spec: RouteSpec, params: Record<string, string>): string {
-  return `${spec.action}:${params.id ?? params.volume ?? params.app ?? ''}`;
+/** Returns the rate-limit key of a request: its machine, else its volume, else its app. */
+function rateSubject(params: Record<string, string>): string {
+  return params.id ?? params.volume ?? params.app ?? '';
 }
 
-/** Turns a route spec into an msw handler with auth, faults, rate limiting and error bodies. */
+function rateKey(spec: RouteSpec, params: Record<string, string>): string {
+  return `${spec.action}:${rateSubject(params)}`;
+}
+
+function decodeParams(params: Record<string, unknown>): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value === 'string') decoded[key] = decodeURIComponent(value);
+  }
+  return decoded;
+}
+
+/**
+ * Turns a route spec into an msw handler with auth, faults, rate limiting and error bodies,
+ * and records every response in the request log.
+ */
 export function toHandler(spec: RouteSpec, env: RouteEnvironment): RequestHandler {
   return http[spec.method](`*${spec.path}`, async ({ request, params }) => {
-    const url = new URL(request.url);
-    const fault = env.faults.take(request.method, url.pathname);
-    if (fault?.delayMs !== undefined) await env.world.sleep(fault.delayMs);
-    if (fault !== undefined && (fault.reset === true || fault.status !== undefined)) {
-      return faultResponse(fault);
-    }
-
-    if (!isAuthorized(request, env.token)) {
-      return jsonResponse(
-        { error: 'unauthorized: the token is missing or not accepted; pass the sim token' },
-        401,
-      );
-    }
-
-    const stringParams: Record<string, string> = {};
-    for (const [key, value] of Object.entries(params)) {
-      if (typeof value === 'string') stringParams[key] = decodeURIComponent(value);
-    }
-
-    const limit = env.world.options.rateLimit;
-    if (limit !== undefined && limit !== false) {
-      const rate = limit === true ? (spec.rate ?? FLY_DEFAULT_RATE) : limit;
-      const waitMs = env.rateLimiter.take(rateKey(spec, stringParams), rate);
-      if (waitMs > 0) {
-        return jsonResponse({ error: `rate limit exceeded for ${spec.action}; retry later` }, 429, {
-          'retry-after': String(Math.ceil(waitMs / 1000)),
-        });
-      }
-    }
-
-    try {
-      return await spec.handle({
-        request,
-        params: stringParams,
-        query: url.searchParams,
-        body: () => readJson(request),
-      });
-    } catch (error) {
-      if (error instanceof SimApiError)
-        return jsonResponse(error.body, error.status, error.headers);
-      const message = error instanceof Error ? error.message : String(error);
-      return jsonResponse({ error: `internal error in the simulator: ${message}` }, 500);
-    }
+    const receivedAt = Date.now();
+    const response = await answer(spec, env, request, params);
+    env.requests.record({
+      action: spec.action,
+      key: rateSubject(decodeParams(params)),
+      method: request.method,
+      path: new URL(request.url).pathname,
+      status: response.status,
+      receivedAt,
+      rate: spec.rate ?? FLY_DEFAULT_RATE,
+    });
+    return response;
   });
+}
+
+/** Builds the response to one request: an injected fault, else auth, the rate limit and the route's handler. */
+async function answer(
+  spec: RouteSpec,
+  env: RouteEnvironment,
+  request: Request,
+  params: Record<string, unknown>,
+): Promise<Response> {
+  const url = new URL(request.url);
+  const fault = env.faults.take(request.method, url.pathname);
+  if (fault?.delayMs !== undefined) await env.world.sleep(fault.delayMs);
+  if (fault !== undefined && (fault.reset === true || fault.status !== undefined)) {
+    return faultResponse(fault);
+  }
+
+  if (!isAuthorized(request, env.token)) {
+    return jsonResponse(
+      { error: 'unauthorized: the token is missing or not accepted; pass the sim token' },
+      401,
+    );
+  }
+
+  const stringParams = decodeParams(params);
+
+  const limit = env.world.options.rateLimit;
+  if (limit !== undefined && limit !== false) {
+    const rate = limit === true ? (spec.rate ?? FLY_DEFAULT_RATE) : limit;
+    const waitMs = env.rateLimiter.take(rateKey(spec, stringParams), rate);
+    if (waitMs > 0) {
+      return jsonResponse({ error: `rate limit exceeded for ${spec.action}; retry later` }, 429, {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      });
+    }
+  }
+
+  try {
+    return await spec.handle({
+      request,
+      params: stringParams,
+      query: url.searchParams,
+      body: () => readJson(request),
+    });
+  } catch (error) {
+    if (error instanceof SimApiError) return jsonResponse(error.body, error.status, error.headers);
+    const message = error instanceof Error ? error.message : String(error);
+    return jsonResponse({ error: `internal error in the simulator: ${message}` }, 500);
+  }
 }

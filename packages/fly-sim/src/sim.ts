@@ -16,6 +16,7 @@ import { MachineRuntime } from './machine-runtime.js';
 import { createMswDispatcher } from './msw-dispatcher.js';
 import type { SimOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
+import { RequestLog, type SimRequest, type SimRequestSummary } from './request-log.js';
 import type { RouteMethod } from './routes.js';
 import {
   type AppWriterView,
@@ -71,6 +72,7 @@ export class Sim {
     /** The stateful msw handlers, for {@link createMswDispatcher}. */
     readonly handlers: RequestHandler[],
     routes: SimRoute[],
+    private readonly requestLog: RequestLog,
   ) {
     this.apiUrl = server.url;
     this.graphqlUrl = `${server.url}/graphql`;
@@ -284,6 +286,29 @@ export class Sim {
     return (await proxy).url;
   }
 
+  /**
+   * Returns the API requests handled so far, oldest first, with each route's action, key,
+   * status and Fly's documented rate limit. The log keeps the last 100,000.
+   */
+  requests(): SimRequest[] {
+    return this.requestLog.list();
+  }
+
+  /**
+   * Counts the handled requests per action and key: the total, the 429 responses and the
+   * most received within any `windowMs`, to compare with each action's rate limit.
+   *
+   * @throws RangeError when `windowMs` is not a number above 0.
+   */
+  requestSummary(windowMs = 1_000): SimRequestSummary[] {
+    return this.requestLog.summary(windowMs);
+  }
+
+  /** Forgets the requests recorded so far. */
+  clearRequests(): void {
+    this.requestLog.clear();
+  }
+
   /** Returns every invariant violation seen so far (database written under a running app, two writers). */
   violations(): Violation[] {
     return this.world.violations.list();
@@ -352,7 +377,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   });
 
   const faults = new FaultRegistry();
-  const env = { world, token, faults, rateLimiter: new RateLimiter() };
+  const env = { world, token, faults, rateLimiter: new RateLimiter(), requests: new RequestLog() };
   const routes = allRoutes(env, (machine, argv, stdin) => runtime.exec(machine, argv, stdin));
   const handlers = routeHandlers(routes, env);
   const server = await serveHandlers(handlers);
@@ -368,5 +393,6 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     sshPort,
     handlers,
     routes.map(({ method, path, action }) => ({ method, path, action })),
+    env.requests,
   );
 }
