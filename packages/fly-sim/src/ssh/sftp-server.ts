@@ -35,7 +35,14 @@ type OpenHandle =
       kind: 'file';
       file: FileHandle;
       guestPath: string;
-      size: number;
+      /** Opened for writing, so its growth counts against the volume. */
+      writable: boolean;
+      /**
+       * End of the file once every accepted write has landed. WRITE requests raise it before
+       * their awaited write, so requests in flight together never count the same growth twice.
+       */
+      reservedSize: number;
+      /** Volume use read at OPEN plus the growth reserved by this handle's writes since. */
       usedBytes: number;
       capacityBytes: number;
     }
@@ -155,15 +162,23 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
         ? files.writablePath(path, 'sftp open for writing')
         : files.hostPath(path);
       const file = await open(host, openFlags(flags), 0o644);
-      const size = (await file.stat()).size;
-      // Volume use is read once per open; writes then add their growth to it.
+      const reservedSize = (await file.stat()).size;
+      // Volume use is read once per open, and writes then reserve their growth on top of it.
       const { usedBytes, capacityBytes } = writes
         ? files.usage()
         : { usedBytes: 0, capacityBytes: 0 };
       const guestPath = files.normalize(path);
       sftp.handle(
         reqId,
-        newHandle({ kind: 'file', file, guestPath, size, usedBytes, capacityBytes }),
+        newHandle({
+          kind: 'file',
+          file,
+          guestPath,
+          writable: writes,
+          reservedSize,
+          usedBytes,
+          capacityBytes,
+        }),
       );
     }),
   );
@@ -183,13 +198,26 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
     serve(reqId, async () => {
       const entry = handleOf(handle);
       if (entry?.kind !== 'file') return sftp.status(reqId, STATUS.FAILURE, 'invalid handle');
-      const growth = Math.max(0, offset + data.length - entry.size);
-      if (entry.usedBytes + growth > entry.capacityBytes) {
+      // Check and reserve in one synchronous step, before the write is awaited, so that
+      // pipelined requests each see the growth of the requests accepted before them.
+      const end = offset + data.length;
+      const growth = Math.max(0, end - entry.reservedSize);
+      if (entry.writable && entry.usedBytes + growth > entry.capacityBytes) {
         return sftp.status(reqId, STATUS.FAILURE, 'No space left on device');
       }
-      await entry.file.write(data, 0, data.length, offset);
-      entry.size += growth;
+      entry.reservedSize += growth;
       entry.usedBytes += growth;
+
+      try {
+        await entry.file.write(data, 0, data.length, offset);
+      } catch (error) {
+        // Give the space back unless a later request already reserved beyond this end.
+        if (growth > 0 && entry.reservedSize === end) {
+          entry.reservedSize -= growth;
+          entry.usedBytes -= growth;
+        }
+        throw error;
+      }
       sftp.status(reqId, STATUS.OK);
     }),
   );
@@ -208,7 +236,15 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
       const entry = handleOf(handle);
       if (entry?.kind !== 'file') return sftp.status(reqId, STATUS.FAILURE, 'invalid handle');
       if (attrs.mode !== undefined) await entry.file.chmod(attrs.mode & 0o7777);
-      if (attrs.size !== undefined) await entry.file.truncate(attrs.size);
+      if (attrs.size !== undefined) {
+        const change = attrs.size - entry.reservedSize;
+        if (entry.writable && change > 0 && entry.usedBytes + change > entry.capacityBytes) {
+          return sftp.status(reqId, STATUS.FAILURE, 'No space left on device');
+        }
+        await entry.file.truncate(attrs.size);
+        entry.reservedSize = attrs.size;
+        entry.usedBytes += change;
+      }
       if (attrs.atime !== undefined && attrs.mtime !== undefined) {
         await entry.file.utimes(attrs.atime, attrs.mtime);
       }
