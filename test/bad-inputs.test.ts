@@ -84,19 +84,16 @@ describe('bad databases', () => {
 
       const run = await flydr(['diff', bad, good]);
 
-      // SQLite opens a zero-byte file as an empty database, so diff reports every table as
-      // missing from it. NOTE: a file that is not SQLite fails with exit 1, not the exit 2 of
-      // other invalid input.
-      if (name === 'zero-byte.db') {
-        expect(run.code, run.stderr).toBe(0);
-        expect(run.stdout).toContain(`table Album: only in ${good}`);
-      } else {
-        expect(run.code, run.stderr).toBe(1);
-        expect(errorLines(run)).toEqual([
-          `flydr: ${bad} is not a readable SQLite database (${sqliteCode(name)})`,
-        ]);
-        expect(run.stderr).toMatch(/next: /);
-      }
+      // Both files are the user's input, so each bad one is invalid input (exit 2). SQLite
+      // would open a zero-byte file as an empty database, so flydr names it as empty instead.
+      expect(run.code, run.stderr).toBe(2);
+      expect(errorLines(run)).toEqual([
+        name === 'zero-byte.db'
+          ? `flydr: ${bad} is empty (0 bytes), not a SQLite database`
+          : `flydr: ${bad} is not a readable SQLite database (${sqliteCode(name)})`,
+      ]);
+      expect(run.stderr).toMatch(/next: /);
+      expect(run.stdout).toBe('');
       expect(treeDigest(corpusDir)).toEqual(before);
     });
 

@@ -260,15 +260,17 @@ describe('remote path confinement', () => {
     });
   }
 
-  // NOTE: absolute paths outside every mount pass the input check and fail when the machine
-  // is chosen (exit 1, DR_SOURCE_MACHINE), still before any SSH login or exec.
+  // Absolute paths outside every mount are invalid input too (exit 2): the CLI reads the
+  // machines' mounts with one API call and rejects them before any SSH login or exec.
   const outsideMountPaths = ['/etc/passwd', '/app/app.db', '/app/database/app.db', '/app/data'];
 
   for (const path of outsideMountPaths) {
     it(`rejects ${JSON.stringify(path)} before SSH`, async () => {
       const run = await backupCounting(path);
-      expect(run.code, run.stderr).toBe(1);
-      expect(run.stderr).toContain(`mounts a volume holding ${path}`);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(
+        `invalid --database-path ${JSON.stringify(path)}: it is outside every mount of the app's machines (/app/data)`,
+      );
       expect(run.certificates).toBe(0);
       expect(run.execs).toBe(0);
     });

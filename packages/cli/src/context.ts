@@ -6,6 +6,7 @@ import {
   type DisasterRecovery,
   type DrLogger,
   type FlyTomlSummary,
+  mountHolding,
   readFlyToml,
 } from '@flydr/dr-core';
 import { createFlyClient, type FlyClient } from '@flydr/fly-client';
@@ -14,8 +15,10 @@ import { UsageError } from './exit-codes.js';
 import type { GlobalArgs } from './global-options.js';
 import type { CliIo } from './io.js';
 import { createMachineAccess } from './machine-access.js';
+import { parseWholeNumber } from './number-option.js';
 import { Output } from './output.js';
 import { confirm } from './prompt.js';
+import { requireKnownRegions } from './region-code.js';
 import { StepPrinter } from './step-printer.js';
 import { resolveToken } from './token.js';
 
@@ -165,13 +168,28 @@ export class CommandContext {
     return this.clientPromise;
   }
 
+  /**
+   * Checks region codes against the platform's region list before a command journals an
+   * operation, so a typo ends with exit 2 and leaves no failed operation behind.
+   *
+   * @throws DrError `DR_UNKNOWN_REGION` naming the unknown codes; the client's errors when
+   *   the token is rejected.
+   */
+  async requireKnownRegions(codes: readonly string[]): Promise<void> {
+    await requireKnownRegions(await this.client(), codes);
+  }
+
   /** Builds the transport factory that reaches machine files (`--transport`, `--ssh-*`). */
   async transportFactory(): Promise<MachineTransportFactory> {
     return createMachineAccess(await this.client(), {
       app: await this.appName(),
       transport: this.args.transport,
       sshAddress: this.args.sshAddress,
-      sshPort: this.args.sshPort,
+      sshPort: parseWholeNumber(this.args.sshPort, '--ssh-port', {
+        min: 1,
+        max: 65_535,
+        example: 22,
+      }),
       stateDir: await this.stateDir(),
     });
   }
@@ -187,6 +205,7 @@ export class CommandContext {
 
     const created = (async () => {
       const remote = kind === 'remote';
+      if (remote && this.args.databasePath !== undefined) await this.requireMountedPath();
       const dr = createDisasterRecovery({
         app: await this.appName(),
         databasePath: remote ? await this.databasePath() : await this.databasePathOr('/app.db'),
@@ -202,6 +221,29 @@ export class CommandContext {
     })();
     this.drPromises.set(kind, created);
     return created;
+  }
+
+  /**
+   * Checks that `--database-path` lies under a mount of one of the app's machines, with one
+   * API read and before any SSH login. An app without machines is left to the command,
+   * whose error names that.
+   *
+   * @throws UsageError naming the path and every mount path.
+   */
+  private async requireMountedPath(): Promise<void> {
+    const path = await this.databasePath();
+    const machines = await (await this.client()).machines.list(await this.appName());
+    if (machines.length === 0 || machines.some((machine) => mountHolding(machine, path))) return;
+
+    const mounts = [
+      ...new Set(machines.flatMap((machine) => machine.config?.mounts ?? []).map((m) => m.path)),
+    ];
+    throw new UsageError(
+      `invalid --database-path ${JSON.stringify(path)}: it is outside every mount of the app's machines (${mounts.join(', ') || 'no mounts'})`,
+      mounts.length === 0
+        ? 'attach a volume to the machine first; flydr reads the database from a volume'
+        : `pass a path under a mount, such as --database-path ${posix.join(mounts[0] as string, 'app.db')}`,
+    );
   }
 
   /** Returns the database path when one is known, else `fallback` (for catalog-only commands). */

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { wholeNumberOption } from './number-option.js';
 
 /** Options every flydr command accepts, spelled as flyctl spells them where it has them. */
 export interface GlobalArgs {
@@ -11,7 +12,8 @@ export interface GlobalArgs {
   stateDir?: string;
   transport: 'ssh' | 'exec';
   sshAddress?: string;
-  sshPort: number;
+  /** Text as typed; {@link CommandContext.transportFactory} parses it. */
+  sshPort: string;
   apiUrl?: string;
   graphqlUrl?: string;
 }
@@ -77,8 +79,8 @@ export function withGlobalOptions(parser: Argv): Argv<GlobalArgs> {
       global: true,
     })
     .option('ssh-port', {
-      type: 'number',
-      default: 22,
+      ...wholeNumberOption(),
+      default: '22',
       describe: 'SSH port on the machine (or on the --ssh-address host when it names no port)',
       global: true,
     })

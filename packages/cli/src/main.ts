@@ -1,12 +1,20 @@
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import type { CommandDefinition, CommandGroup } from './command.js';
 import { commands } from './commands/index.js';
 import { CommandContext } from './context.js';
 import { reportError } from './error-exit.js';
-import { ExitCode, UsageError } from './exit-codes.js';
+import { ExitCode } from './exit-codes.js';
 import { type GlobalArgs, withGlobalOptions } from './global-options.js';
 import { type CliIo, processIo } from './io.js';
 import { toJson } from './output.js';
+import { usageErrorFor } from './usage-message.js';
+
+/** Reads the version of the installed package, from package.json next to src/ and dist/. */
+function cliVersion(): string {
+  const path = new URL('../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+}
 
 /** The context of the command that runs, so errors know whether a result was printed. */
 interface RunState {
@@ -39,7 +47,7 @@ function declareGroup(parser: Argv, group: CommandGroup, io: CliIo, state: RunSt
     let withCommands = sub;
     for (const definition of group.subcommands)
       withCommands = declare(withCommands, definition, io, state);
-    return withCommands.demandCommand(1, `${group.command} needs a subcommand; see --help`);
+    return withCommands.demandCommand(1);
   });
 }
 
@@ -57,12 +65,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .exitProcess(false)
     .showHelpOnFail(false)
     .fail((message, error) => {
-      if (error) throw error;
-      // The yargs message names only the suggestion, so the typed word is added.
-      const text = message.startsWith('Did you mean')
-        ? `unknown command ${JSON.stringify(argv[0])}. ${message}`
-        : message;
-      throw new UsageError(text, 'run `flydr --help` for the commands and options');
+      // yargs reports its own parse errors as a YError; any other error comes from a command.
+      if (error && error.name !== 'YError') throw error;
+      throw usageErrorFor(message ?? error?.message ?? 'invalid command line', argv, commands);
     })
     .example('flydr demo', 'run the whole runbook against a simulated Fly, no account needed')
     .example('flydr doctor', 'check the token, the app and the path to its machine')
@@ -75,7 +80,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       'Exit codes: 0 success, 1 operation failed, 2 invalid input, 3 refused by a safety check, 4 interrupted (run `flydr resume`).',
     )
     .help()
-    .version(false) as unknown as Argv;
+    .version(cliVersion()) as unknown as Argv;
 
   for (const entry of commands) {
     parser =

@@ -166,8 +166,19 @@ describe('flydr backups', () => {
 
   it('keeps the newest verified backup on delete', async () => {
     const run = await flydr(['backups', 'delete', '2', '--yes', '--json']);
-    expect(run.code).toBe(2);
-    expect(errorShape.parse(jsonOf(run)).error.message).toMatch(/newest verified backup/);
+    expect(run.code).toBe(3);
+    const { error } = errorShape.parse(jsonOf(run));
+    expect(error.message).toMatch(/newest verified backup/);
+    expect(error.hint).toMatch(/pass --force/);
+    const list = backupsListShape.parse(jsonOf(await flydr(['backups', 'list', '--json'])));
+    expect(list.backups.map((b) => b.id)).toEqual([2]);
+  });
+
+  it('refuses the newest verified backup before asking', async () => {
+    const run = await flydr(['backups', 'delete', '2']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).not.toMatch(/pass --yes/);
+    expect(run.stderr).toMatch(/^ {2}next: .*--force/m);
   });
 
   it('refuses a delete off a terminal without --yes', async () => {
@@ -181,7 +192,24 @@ describe('flydr backups', () => {
   it('rejects a negative --keep-days', async () => {
     const run = await flydr(['backups', 'prune', '--keep-days', '-1']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/invalid --keep-days -1/);
+    expect(run.stderr).toMatch(/invalid --keep-days "-1"/);
+  });
+
+  it.each([
+    ['--keep-days', 'abc'],
+    ['--keep-days', '1.5'],
+    ['--keep-last', 'many'],
+  ])('rejects %s %s naming the value', async (option, value) => {
+    const run = await flydr(['backups', 'prune', option, value, '--dry-run']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`flydr: invalid ${option} "${value}": expected a whole number`);
+    expect(run.stderr).not.toContain('null');
+  });
+
+  it('names a --keep-days without a value', async () => {
+    const run = await flydr(['backups', 'prune', '--keep-days']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('flydr: missing value after --keep-days');
   });
 });
 

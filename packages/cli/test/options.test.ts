@@ -1,9 +1,12 @@
 import { createFlyClient } from '@flydr/fly-client';
 import { describe, expect, it } from 'vitest';
+import { commands } from '../src/commands/index.js';
 import { parseDuration } from '../src/duration.js';
 import { reportError } from '../src/error-exit.js';
 import { createMachineAccess } from '../src/machine-access.js';
+import { parseWholeNumber } from '../src/number-option.js';
 import { checkRegionCode } from '../src/region-code.js';
+import { usageErrorFor } from '../src/usage-message.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -28,7 +31,11 @@ describe('checkRegionCode', () => {
     expect(checkRegionCode('sin', '--to')).toBe('sin');
   });
 
-  it.each(['SIN', 'tokyo', 'n1t', ''])('rejects %j', (code) => {
+  it.each(['SIN', 'Sin'])('lowers %s', (code) => {
+    expect(checkRegionCode(code, '--to')).toBe('sin');
+  });
+
+  it.each(['tokyo', 'n1t', '', 's n', 'sın'])('rejects %j', (code) => {
     expect(() => checkRegionCode(code, '--to')).toThrow(
       `invalid region ${JSON.stringify(code)} for --to`,
     );
@@ -108,5 +115,114 @@ describe('reportError', () => {
       details: { operationId: 'failover-20261204T203302Z-5f2a9c' },
     });
     expect(reportError(error).operationId).toBe('failover-20261204T203302Z-5f2a9c');
+  });
+});
+
+describe('parseWholeNumber', () => {
+  const spec = { unit: 'days', example: 30 };
+
+  it.each([
+    ['0', 0],
+    ['30', 30],
+    [' 7 ', 7],
+    [30, 30],
+  ])('parses %j', (value, expected) => {
+    expect(parseWholeNumber(value, '--keep-days', spec)).toBe(expected);
+  });
+
+  it.each([
+    ['abc', '"abc"'],
+    ['1.5', '"1.5"'],
+    ['-1', '"-1"'],
+    ['1e3', '"1e3"'],
+    ['0x10', '"0x10"'],
+    ['', '""'],
+    ['99999999999999999999', '"99999999999999999999"'],
+  ])('rejects %j naming it', (value, shown) => {
+    expect(() => parseWholeNumber(value, '--keep-days', spec)).toThrow(
+      `invalid --keep-days ${shown}: expected a whole number of days, 0 or more`,
+    );
+  });
+
+  it('rejects a repeated option', () => {
+    expect(() => parseWholeNumber(['3', '4'], '--keep-days', spec)).toThrow(
+      'invalid --keep-days given 2 times',
+    );
+  });
+
+  it('names the range', () => {
+    expect(() => parseWholeNumber('0', '--size', { min: 1, max: 500, example: 1 })).toThrow(
+      'expected a whole number, from 1 to 500',
+    );
+  });
+
+  it('gives an example as the hint', () => {
+    try {
+      parseWholeNumber('x', '--keep-days', spec);
+    } catch (error) {
+      expect((error as { hint: string }).hint).toBe('for example --keep-days 30');
+    }
+    expect.assertions(1);
+  });
+});
+
+describe('usageErrorFor', () => {
+  const message = (text: string, argv: string[]) => usageErrorFor(text, argv, commands).message;
+
+  it('names a missing subcommand', () => {
+    expect(message('Not enough non-option arguments: got 0, need at least 1', ['backups'])).toBe(
+      'missing subcommand: `flydr backups` needs one of list, show, verify, prune, delete',
+    );
+  });
+
+  it('names an unknown subcommand', () => {
+    expect(
+      message('Not enough non-option arguments: got 0, need at least 1', ['standby', 'bogus']),
+    ).toBe('unknown subcommand "bogus": `flydr standby` needs one of prepare, config');
+  });
+
+  it('names a missing positional with the usage', () => {
+    expect(message('Not enough non-option arguments: got 0, need at least 1', ['restore'])).toBe(
+      'missing argument: the usage is `flydr restore <id>`',
+    );
+  });
+
+  it('names a missing required option', () => {
+    expect(message('Missing required argument: to', ['failover'])).toBe(
+      'missing --to for `flydr failover`',
+    );
+  });
+
+  it('names a missing option value', () => {
+    expect(
+      message('Not enough arguments following: keep-days', ['backups', 'prune', '--keep-days']),
+    ).toBe('missing value after --keep-days');
+  });
+
+  it('names an unknown option once', () => {
+    expect(
+      message('Unknown arguments: keep-days, keepDays', ['backups', 'list', '--keep-days', '3']),
+    ).toBe('unknown option --keep-days for `flydr backups list`');
+  });
+
+  it('names an unknown command', () => {
+    expect(message('Unknown argument: bogus', ['bogus'])).toBe('unknown command "bogus"');
+  });
+
+  it('puts an invalid choice on one line', () => {
+    expect(
+      message('Invalid values:\n  Argument: transport, Given: "x", Choices: "ssh", "exec"', [
+        'status',
+        '--transport',
+        'x',
+      ]),
+    ).toBe('invalid --transport "x": choose ssh or exec');
+  });
+
+  it('gives the first example as the hint', () => {
+    const error = usageErrorFor('Missing required argument: to', ['failover'], commands);
+    expect(error.hint).toBe(
+      'for example `flydr failover --to sin`; run `flydr failover --help` for every option',
+    );
   });
 });

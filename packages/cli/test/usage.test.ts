@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildCli } from './helpers/build.js';
+import { buildCli, repoRoot } from './helpers/build.js';
 import { errorShape, standbyConfigShape } from './helpers/json-shapes.js';
 import { jsonOf, runCli } from './helpers/run-cli.js';
 import { flyTomlFor } from './helpers/sim-app.js';
@@ -72,6 +72,86 @@ describe('flydr help', () => {
     const run = await runCli(['backups', 'list', '--colour']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/colour/);
+  });
+
+  it('prints the package version', async () => {
+    const run = await runCli(['--version']);
+    const { version } = JSON.parse(
+      readFileSync(join(repoRoot, 'packages/cli/package.json'), 'utf8'),
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(`${version}\n`);
+  });
+});
+
+/** Returns the `flydr: ` error lines of a run's stderr. */
+function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.startsWith('flydr: '));
+}
+
+// What yargs would print on its own, which no flydr error may show.
+const yargsWording =
+  /Not enough|Missing required|Unknown argument|Invalid values|Did you mean|non-option/;
+
+describe('flydr usage errors', () => {
+  it.each([
+    [
+      ['backups'],
+      'missing subcommand: `flydr backups` needs one of list, show, verify, prune, delete',
+    ],
+    [['standby'], 'missing subcommand: `flydr standby` needs one of prepare, config'],
+    [
+      ['backups', 'bogus'],
+      'unknown subcommand "bogus": `flydr backups` needs one of list, show, verify, prune, delete',
+    ],
+    [
+      ['standby', 'bogus'],
+      'unknown subcommand "bogus": `flydr standby` needs one of prepare, config',
+    ],
+    [['restore'], 'missing argument: the usage is `flydr restore <id>`'],
+    [['diff', 'a.db'], 'missing argument: the usage is `flydr diff <first> <second>`'],
+    [['backups', 'show'], 'missing argument: the usage is `flydr backups show <id>`'],
+    [['failover'], 'missing --to for `flydr failover`'],
+    [['sync', '--from', 'nrt'], 'missing --to for `flydr sync`'],
+    [['standby', 'prepare'], 'missing --region for `flydr standby prepare`'],
+    [['diff', 'a', 'b', 'c'], 'unexpected argument "c" for `flydr diff`'],
+    [['status', '--transport', 'ftp'], 'invalid --transport "ftp": choose ssh or exec'],
+    [['backups', 'prune', '--keep-days'], 'missing value after --keep-days'],
+    [['bogus'], 'unknown command "bogus"'],
+  ])('names %j in one line', async (args, message) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(errorLines(run.stderr)).toEqual([`flydr: ${message}`]);
+    expect(run.stderr).toMatch(/^ {2}next: .*--help/m);
+    expect(run.stderr).not.toMatch(yargsWording);
+  });
+
+  it('names the typed word of a subcommand typo', async () => {
+    const run = await runCli(['standby', 'prep']);
+    expect(run.code).toBe(2);
+    expect(errorLines(run.stderr)).toEqual([
+      'flydr: unknown command "prep". Did you mean prepare?',
+    ]);
+  });
+
+  it.each([
+    [['backups', 'prune', '--keep-days', 'abc'], '--keep-days "abc"'],
+    [['backups', 'prune', '--keep-last', '-2'], '--keep-last "-2"'],
+    [['diff', 'a.db', 'b.db', '--sample', 'lots'], '--sample "lots"'],
+    [['diff', 'a.db', 'b.db', '--sample', '1001'], '--sample "1001"'],
+    [['standby', 'prepare', '--region', 'sin', '--size', 'big'], '--size "big"'],
+    [['standby', 'prepare', '--region', 'sin', '--size', '0'], '--size "0"'],
+    [['backup', '--ssh-port', 'ssh'], '--ssh-port "ssh"'],
+    [['backup', '--ssh-port', '70000'], '--ssh-port "70000"'],
+    [['failback', '--wait-for-capacity', '30'], '--wait-for-capacity "30"'],
+    [['failover', '--to', 'sin', '--allow-stale-backup', 'abc'], '--allow-stale-backup "abc"'],
+  ])('rejects %j naming the value', async (args, named) => {
+    const run = await runCli(args, { cwd: appDir(), env: { FLY_API_TOKEN: 'unused' } });
+    expect(run.code).toBe(2);
+    expect(errorLines(run.stderr)).toHaveLength(1);
+    expect(run.stderr).toContain(`flydr: invalid ${named}`);
+    expect(run.stderr).not.toContain('null');
+    expect(run.stderr).not.toContain('NaN');
   });
 });
 

@@ -104,7 +104,7 @@ function divergedError(
   return new DrError(
     'DR_DIVERGED',
     `the database on machine ${input.targetMachineId} changed since flydr recorded it at ${recordedAt}, and the incoming copy differs too (${rows || 'schemas differ'})`,
-    `Both sides were written; nothing was overwritten. Read the report ${reportPath}, merge what you need (the target's copy is backup ${current.id}), then run again with force to overwrite it.`,
+    `Both sides were written; nothing was overwritten. Read the report ${reportPath}, merge what you need (the target's copy is backup ${current.id}), then run again with --force (\`force: true\`) to overwrite it.`,
     {
       machineId: input.targetMachineId,
       path: reportPath,

@@ -40,8 +40,8 @@ export class FlyTomlError extends Error {
 /**
  * Parses fly.toml text into the keys flydr needs.
  *
- * @throws FlyTomlError when the text is not TOML, or `app` or a mount's `source` or
- *   `destination` is missing or not a string.
+ * @throws FlyTomlError when the text is not TOML, when `app` is missing, empty or not a
+ *   string, or when a mount is not a table or lacks a string `source` or `destination`.
  */
 export function parseFlyToml(text: string, path = '<text>'): FlyTomlSummary {
   let document: Record<string, unknown>;
@@ -59,18 +59,25 @@ export function parseFlyToml(text: string, path = '<text>'): FlyTomlSummary {
   }
 
   const app = document.app;
-  if (typeof app !== 'string' || app === '') {
+  if (app === undefined || app === '') {
     throw new FlyTomlError(
       `${path} has no \`app\` name`,
       path,
       'add `app = "<name>"` to fly.toml, or pass the app with -a',
     );
   }
+  if (typeof app !== 'string') {
+    throw new FlyTomlError(
+      `${path}: \`app\` must be a string, got ${tomlTypeOf(app)}`,
+      path,
+      'write the app name in quotes, such as `app = "my-app"`, or pass the app with -a',
+    );
+  }
 
   const primaryRegion = document.primary_region;
   if (primaryRegion !== undefined && typeof primaryRegion !== 'string') {
     throw new FlyTomlError(
-      `${path}: primary_region must be a string, got ${typeof primaryRegion}`,
+      `${path}: \`primary_region\` must be a string, got ${tomlTypeOf(primaryRegion)}`,
       path,
       'write it as `primary_region = "nrt"`',
     );
@@ -85,17 +92,34 @@ function readMounts(value: unknown, path: string): FlyTomlMount[] {
   // fly.toml accepts a single [mounts] table or an array of [[mounts]] tables.
   const entries = Array.isArray(value) ? value : [value];
   return entries.map((entry, index) => {
-    const table = entry as Record<string, unknown>;
-    const { source, destination } = table;
+    const hint = 'write it as `[mounts]` with `source = "data"` and `destination = "/app/data"`';
+    if (tomlTypeOf(entry) !== 'table') {
+      throw new FlyTomlError(
+        `${path}: \`mounts\` entry ${index + 1} must be a table, got ${tomlTypeOf(entry)}`,
+        path,
+        hint,
+      );
+    }
+    const { source, destination } = entry as Record<string, unknown>;
     if (typeof source !== 'string' || typeof destination !== 'string') {
       throw new FlyTomlError(
-        `${path}: mounts entry ${index + 1} needs string \`source\` and \`destination\``,
+        `${path}: \`mounts\` entry ${index + 1} needs string \`source\` and \`destination\``,
         path,
-        'write it as `[mounts]` with `source = "data"` and `destination = "/app/data"`',
+        hint,
       );
     }
     return { source, destination };
   });
+}
+
+/** Names the TOML type of a parsed value, for messages such as "got integer". */
+function tomlTypeOf(value: unknown): string {
+  if (typeof value === 'bigint') return 'integer';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'float';
+  if (typeof value === 'string' || typeof value === 'boolean') return typeof value;
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Date) return 'date-time';
+  return 'table';
 }
 
 /**

@@ -75,7 +75,7 @@ export async function restoreFileTo(
     throw new DrError(
       'DR_FILE_EXISTS',
       `refusing to overwrite ${existing.join(', ')}`,
-      'Choose another target path, or pass force to replace it (the old files are kept aside as .flydr-prev-<time>).',
+      'Choose another target path, or pass --force (`force: true`) to replace it. The old files are kept aside as .flydr-prev-<time>.',
       { path: targetPath, existing },
     );
   }

@@ -64,7 +64,36 @@ describe('parseFlyToml', () => {
 
   it('rejects a mount without destination', () => {
     expect(() => parseFlyToml('app = "a"\n[mounts]\nsource = "data"\n')).toThrow(
-      /mounts entry 1 needs string `source` and `destination`/,
+      /`mounts` entry 1 needs string `source` and `destination`/,
+    );
+  });
+
+  it.each([
+    ['app = 42', 'integer'],
+    ['app = 4.2', 'float'],
+    ['app = true', 'boolean'],
+    ['app = ["a"]', 'array'],
+    ['app = 1979-05-27T07:32:00Z', 'date-time'],
+    ['[app]\nname = "a"', 'table'],
+  ])('names the type of %s', (line, type) => {
+    expect(() => parseFlyToml(`${line}\n`, 'fly.toml')).toThrow(
+      `fly.toml: \`app\` must be a string, got ${type}`,
+    );
+  });
+
+  it('names an empty app as missing', () => {
+    expect(() => parseFlyToml('app = ""\n', 'fly.toml')).toThrow('fly.toml has no `app` name');
+  });
+
+  it('names the type of primary_region', () => {
+    expect(() => parseFlyToml('app = "a"\nprimary_region = 7\n', 'fly.toml')).toThrow(
+      'fly.toml: `primary_region` must be a string, got integer',
+    );
+  });
+
+  it('names mounts that are not a table', () => {
+    expect(() => parseFlyToml('app = "a"\nmounts = "data"\n', 'fly.toml')).toThrow(
+      'fly.toml: `mounts` entry 1 must be a table, got string',
     );
   });
 });

@@ -1,5 +1,7 @@
+import { type BackupRecord, isDrError } from '@flydr/dr-core';
 import { backupJson } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
+import { RefusedError } from '../exit-codes.js';
 import { requireBackupId } from './backups-show.js';
 
 /** `flydr backups delete ID`: removes one backup's file and catalog row. */
@@ -23,12 +25,39 @@ export const backupsDeleteCommand: CommandDefinition = {
     const id = requireBackupId(args.id);
     const dr = await context.dr({ remote: false });
     const backup = await dr.show(id);
+    const refused = new RefusedError(
+      `backup ${id} is the newest verified backup of ${dr.app}, so it was not deleted`,
+      'take a newer backup first (flydr backup), or pass --force to delete it anyway',
+    );
+    if (args.force !== true && newestVerified(await dr.list())?.id === id) throw refused;
     await context.confirm(
       `delete backup ${id} of ${dr.app} (${backup.finishedAt}, ${backup.path})?`,
     );
 
-    const deleted = await dr.delete(id, { force: args.force === true });
+    // dr-core checks again under its lock; a backup that became the newest verified one
+    // after the check above is rejected the same way.
+    const deleted = await dr.delete(id, { force: args.force === true }).catch((error: unknown) => {
+      if (isDrError(error) && error.code === 'DR_INVALID_INPUT') throw refused;
+      throw error;
+    });
     context.out.line(`deleted backup ${deleted.id}`);
     context.out.result({ ok: true, backup: backupJson(deleted) });
   },
 };
+
+// The same choice as the catalog's: the verified backup that finished last, then the
+// highest id.
+function newestVerified(backups: readonly BackupRecord[]): BackupRecord | undefined {
+  let newest: BackupRecord | undefined;
+  for (const backup of backups) {
+    if (backup.status !== 'verified') continue;
+    if (
+      newest === undefined ||
+      backup.finishedAt > newest.finishedAt ||
+      (backup.finishedAt === newest.finishedAt && backup.id > newest.id)
+    ) {
+      newest = backup;
+    }
+  }
+  return newest;
+}

@@ -1,7 +1,7 @@
 import { DEFAULT_KEEP_DAYS, DEFAULT_KEEP_LAST } from '@flydr/dr-core';
 import { backupJson } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
-import { UsageError } from '../exit-codes.js';
+import { parseWholeNumber, wholeNumberOption } from '../number-option.js';
 
 /** `flydr backups prune`: applies the retention policy, replacing the runbook's 30-day cron. */
 export const backupsPruneCommand: CommandDefinition = {
@@ -14,20 +14,26 @@ export const backupsPruneCommand: CommandDefinition = {
   builder: (parser) =>
     parser
       .option('keep-days', {
-        type: 'number',
-        default: DEFAULT_KEEP_DAYS,
-        describe: 'keep every backup younger than this many days',
+        ...wholeNumberOption(),
+        default: String(DEFAULT_KEEP_DAYS),
+        describe: 'keep every backup younger than this many days (a whole number)',
       })
       .option('keep-last', {
-        type: 'number',
-        default: DEFAULT_KEEP_LAST,
-        describe: 'keep this many newest verified backups whatever their age',
+        ...wholeNumberOption(),
+        default: String(DEFAULT_KEEP_LAST),
+        describe: 'keep this many newest verified backups whatever their age (a whole number)',
       })
       .option('dry-run', { type: 'boolean', default: false, describe: 'delete nothing' }),
 
   async run(args, context) {
-    const keepDays = checkCount(args.keepDays, '--keep-days');
-    const keepLast = checkCount(args.keepLast, '--keep-last');
+    const keepDays = parseWholeNumber(args.keepDays, '--keep-days', {
+      unit: 'days',
+      example: DEFAULT_KEEP_DAYS,
+    });
+    const keepLast = parseWholeNumber(args.keepLast, '--keep-last', {
+      unit: 'backups',
+      example: DEFAULT_KEEP_LAST,
+    });
     const dr = await context.dr({ remote: false });
 
     const plan = await dr.prune({ keepDays, keepLast, dryRun: true });
@@ -56,13 +62,3 @@ export const backupsPruneCommand: CommandDefinition = {
     });
   },
 };
-
-function checkCount(value: unknown, option: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new UsageError(
-      `invalid ${option} ${JSON.stringify(value)}: expected a whole number, 0 or more`,
-      `for example ${option} ${option === '--keep-days' ? DEFAULT_KEEP_DAYS : DEFAULT_KEEP_LAST}`,
-    );
-  }
-  return value;
-}

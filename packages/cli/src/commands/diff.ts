@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
-import { compareDatabases } from '@flydr/dr-core';
+import { existsSync, statSync } from 'node:fs';
+import { compareDatabases, type DivergenceReport, isDrError } from '@flydr/dr-core';
 import { parseBackupId } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
+import { parseWholeNumber, wholeNumberOption } from '../number-option.js';
 
 /** `flydr diff A B`: row-level difference of two SQLite databases. */
 export const diffCommand: CommandDefinition = {
@@ -19,22 +20,20 @@ export const diffCommand: CommandDefinition = {
       .positional('first', { type: 'string', describe: 'database file, or backup id' })
       .positional('second', { type: 'string', describe: 'database file, or backup id' })
       .option('sample', {
-        type: 'number',
-        default: 5,
-        describe: 'rows of each kind to show per table',
+        ...wholeNumberOption(),
+        default: '5',
+        describe: 'rows of each kind to show per table, from 0 to 1000',
       }),
 
   async run(args, context) {
-    const sample = args.sample as number;
-    if (!Number.isInteger(sample) || sample < 0 || sample > 1000) {
-      throw new UsageError(
-        `invalid --sample ${JSON.stringify(sample)}: expected a whole number from 0 to 1000`,
-        'for example --sample 5',
-      );
-    }
+    const sample = parseWholeNumber(args.sample, '--sample', {
+      max: 1000,
+      unit: 'rows',
+      example: 5,
+    });
     const first = await resolveDatabase(args.first, context);
     const second = await resolveDatabase(args.second, context);
-    const report = compareDatabases(first, second, { sampleSize: sample });
+    const report = compare(first, second, sample);
 
     if (report.identical) {
       context.out.line(`identical: every table of ${first} and ${second} holds the same rows`);
@@ -55,14 +54,31 @@ export const diffCommand: CommandDefinition = {
 };
 
 /**
+ * Compares two database files. Both are the user's input, so a file that SQLite cannot
+ * read is invalid input (exit 2) here, where a corrupt backup elsewhere is a failure.
+ *
+ * @throws UsageError naming the file that is not a readable SQLite database.
+ */
+function compare(first: string, second: string, sample: number): DivergenceReport {
+  try {
+    return compareDatabases(first, second, { sampleSize: sample });
+  } catch (error) {
+    if (isDrError(error) && error.code === 'DR_NOT_SQLITE') {
+      throw new UsageError(error.message, error.hint, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
  * Resolves a `diff` argument: an existing file, else a backup id in the catalog.
  *
- * @throws UsageError when it is neither.
+ * @throws UsageError when it is neither, or names a folder or an empty file.
  */
 async function resolveDatabase(value: unknown, context: CommandContext): Promise<string> {
   const text = String(value);
   const path = context.path(text);
-  if (existsSync(path)) return path;
+  if (existsSync(path)) return checkDatabaseFile(path);
 
   const id = parseBackupId(text.replace(/^#/, ''));
   if (id === undefined) {
@@ -72,5 +88,24 @@ async function resolveDatabase(value: unknown, context: CommandContext): Promise
     );
   }
   const dr = await context.dr({ remote: false });
-  return (await dr.show(id)).path;
+  return checkDatabaseFile((await dr.show(id)).path);
+}
+
+// SQLite opens a zero-byte file as an empty database, which would make every table look
+// deleted, so an empty file is named as the error instead.
+function checkDatabaseFile(path: string): string {
+  const stats = statSync(path);
+  if (stats.isDirectory()) {
+    throw new UsageError(
+      `${path} is a folder, not a SQLite database file`,
+      'pass the path of a SQLite file, or a backup id from `flydr backups list`',
+    );
+  }
+  if (stats.size === 0) {
+    throw new UsageError(
+      `${path} is empty (0 bytes), not a SQLite database`,
+      'check that the copy finished, or pass another file or backup id',
+    );
+  }
+  return path;
 }

@@ -22,9 +22,13 @@ export const failbackCommand: CommandDefinition = {
     parser
       .option('to', {
         type: 'string',
-        describe: 'region to go back to; default the earlier primary',
+        describe:
+          'region to go back to (upper case is read as lower case); default the earlier primary',
       })
-      .option('from', { type: 'string', describe: 'region that serves now; default the primary' })
+      .option('from', {
+        type: 'string',
+        describe: 'region that serves now (upper case is read as lower case); default the primary',
+      })
       .option('wait-for-capacity', {
         type: 'string',
         describe: 'wait up to this long (e.g. 30m) for capacity in the target region',
@@ -45,6 +49,10 @@ export const failbackCommand: CommandDefinition = {
 
   async run(args, context) {
     const options = failbackOptions(args);
+    await context.requireKnownRegions([
+      ...(options.to === undefined ? [] : [options.to]),
+      ...(options.from === undefined ? [] : [options.from]),
+    ]);
     const dr = await context.dr();
     const status = await dr.status();
     const from = options.from ?? status.primary?.region ?? 'the current primary region';

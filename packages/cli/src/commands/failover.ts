@@ -24,8 +24,15 @@ export const failoverCommand: CommandDefinition = {
   ],
   builder: (parser) =>
     parser
-      .option('to', { type: 'string', demandOption: true, describe: 'region to move to' })
-      .option('from', { type: 'string', describe: 'region that serves now; default the primary' })
+      .option('to', {
+        type: 'string',
+        demandOption: true,
+        describe: 'region to move to, such as sin (upper case is read as lower case)',
+      })
+      .option('from', {
+        type: 'string',
+        describe: 'region that serves now (upper case is read as lower case); default the primary',
+      })
       .option('machine', { type: 'string', describe: 'source machine id; default the primary' })
       .option('allow-stale-backup', {
         type: 'string',
@@ -51,6 +58,10 @@ export const failoverCommand: CommandDefinition = {
 
   async run(args, context) {
     const options = failoverOptions(args);
+    await context.requireKnownRegions([
+      options.to,
+      ...(options.from === undefined ? [] : [options.from]),
+    ]);
     const dr = await context.dr();
     const app = dr.app;
 

@@ -92,9 +92,15 @@ async function restoreToFile(
   const dr = await context.dr({ remote: false });
   const backup = await dr.show(target === 'latest' ? await newestVerifiedId(context) : target);
 
-  const exists = existsSync(path);
-  if (exists) await context.confirm(`replace ${path}? The old file is kept beside it.`);
-  const restored = await dr.restoreToFile(backup.id, path, { force: exists });
+  // A leftover -wal or -shm file would change the restored database when SQLite opens it,
+  // so it is replaced (and kept aside) with the main file, after the same question.
+  const existing = ['', '-wal', '-shm', '-journal']
+    .map((suffix) => `${path}${suffix}`)
+    .filter((file) => existsSync(file));
+  if (existing.length > 0) {
+    await context.confirm(`replace ${existing.join(', ')}? The old files are kept beside them.`);
+  }
+  const restored = await dr.restoreToFile(backup.id, path, { force: existing.length > 0 });
 
   context.out.line(`restored backup ${backup.id} to ${restored.path}`);
   if (restored.previousPath) context.out.line(`  the old file is now ${restored.previousPath}`);

@@ -1,5 +1,6 @@
 import type { CommandDefinition } from '../command.js';
 import { UsageError } from '../exit-codes.js';
+import { parseWholeNumber, wholeNumberOption } from '../number-option.js';
 import { checkRegionCode } from '../region-code.js';
 
 /** `flydr standby prepare --region R`: the standby volume (and machine), reused when present. */
@@ -16,12 +17,19 @@ export const standbyPrepareCommand: CommandDefinition = {
   ],
   builder: (parser) =>
     parser
-      .option('region', { type: 'string', demandOption: true, describe: 'standby region code' })
+      .option('region', {
+        type: 'string',
+        demandOption: true,
+        describe: 'standby region code, such as sin (upper case is read as lower case)',
+      })
       .option('volume', {
         type: 'string',
         describe: "volume name; default the primary mount's name",
       })
-      .option('size', { type: 'number', describe: "size in GB; default the primary volume's" })
+      .option('size', {
+        ...wholeNumberOption(),
+        describe: "volume size in whole GB, from 1 to 500; default the primary volume's",
+      })
       .option('machine', {
         type: 'boolean',
         default: false,
@@ -37,14 +45,17 @@ export const standbyPrepareCommand: CommandDefinition = {
         'for example --volume data_backup',
       );
     }
-    const size = args.size as number | undefined;
-    if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 500)) {
-      throw new UsageError(
-        `invalid --size ${JSON.stringify(size)}: expected whole gigabytes from 1 to 500`,
-        "leave it out to match the primary volume's size",
-      );
-    }
+    const size =
+      args.size === undefined
+        ? undefined
+        : parseWholeNumber(args.size, '--size', {
+            min: 1,
+            max: 500,
+            unit: 'gigabytes',
+            example: 1,
+          });
 
+    await context.requireKnownRegions([region]);
     const dr = await context.dr();
     const report = await dr.prepareStandby({
       region,

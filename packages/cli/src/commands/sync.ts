@@ -15,8 +15,16 @@ export const syncCommand: CommandDefinition = {
   ],
   builder: (parser) =>
     parser
-      .option('from', { type: 'string', demandOption: true, describe: 'region to copy from' })
-      .option('to', { type: 'string', demandOption: true, describe: 'region to copy to' })
+      .option('from', {
+        type: 'string',
+        demandOption: true,
+        describe: 'region to copy from (upper case is read as lower case)',
+      })
+      .option('to', {
+        type: 'string',
+        demandOption: true,
+        describe: 'region to copy to (upper case is read as lower case)',
+      })
       .option('force', {
         type: 'boolean',
         default: false,
@@ -33,6 +41,7 @@ export const syncCommand: CommandDefinition = {
         'sync copies between two regions, such as --from nrt --to sin',
       );
     }
+    await context.requireKnownRegions([from, to]);
     const dr = await context.dr();
     await context.confirm(
       `replace the database on the ${to} machine of ${dr.app} with a copy from ${from}? The current one is kept as a verified backup.`,
