@@ -384,7 +384,7 @@ class DisasterRecoveryImpl implements DisasterRecovery {
         throw new DrError(
           'DR_INVALID_INPUT',
           `backup ${id} is the newest verified backup of ${this.app}; refusing to delete it`,
-          'Take a newer backup first, or pass force to delete it anyway.',
+          'Take a newer backup first, or pass --force (`force: true`) to delete it anyway.',
           { backupId: id },
         );
       }
