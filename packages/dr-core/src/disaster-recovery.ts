@@ -14,6 +14,7 @@ import { removeQuietly, tempPathFor } from './durable-fs.js';
 import { DrError } from './errors.js';
 import { type DrEventListener, type DrOperation, runStep, safeListener } from './events.js';
 import type { FlyClient, MachineTransport, MachineTransportFactory } from './fly-types.js';
+import { refuseUnreachableHost } from './host-status.js';
 import { snapshotLocalDatabase } from './local-snapshot.js';
 import { acquireAppLock } from './lock.js';
 import { type DrLogger, silentLogger } from './logger.js';
@@ -34,6 +35,7 @@ import {
 } from './source-machine.js';
 import { defaultStateDir, ensureStateDir, validateAppName } from './state-dir.js';
 import { closeWithin, limitTransports, type TransportLimits } from './transfer-deadline.js';
+import { reconnectTransports } from './transport-reconnect.js';
 import type { CheckKind } from './verify.js';
 
 /** Options of {@link createDisasterRecovery}. */
@@ -203,7 +205,10 @@ class DisasterRecoveryImpl implements DisasterRecovery {
     this.transportFactory =
       options.transportFactory === undefined
         ? undefined
-        : limitTransports(options.transportFactory, options.transportLimits);
+        : reconnectTransports(
+            limitTransports(options.transportFactory, options.transportLimits),
+            this.logger,
+          );
     this.operations = createRecoveryOperations({
       app: this.app,
       databasePath: this.databasePath,
@@ -236,9 +241,11 @@ class DisasterRecoveryImpl implements DisasterRecovery {
   async backup(options: BackupOptions = {}): Promise<BackupRecord> {
     const { client, transportFactory } = this.remote('backup');
     return this.locked('backup', async (catalog) => {
-      const source = await runStep(this.emit, 'backup', 'select-machine', () =>
-        selectSourceMachine(client, this.app, this.databasePath, options),
-      );
+      const source = await runStep(this.emit, 'backup', 'select-machine', async () => {
+        const selected = await selectSourceMachine(client, this.app, this.databasePath, options);
+        refuseUnreachableHost(selected.machine, selected.machine.region ?? 'its region');
+        return selected;
+      });
       const transport = await runStep(this.emit, 'backup', 'connect', () =>
         connect(transportFactory, source.machine, this.databasePath),
       );

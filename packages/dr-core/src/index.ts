@@ -188,7 +188,16 @@ export {
   type StoppedConfigOptions,
   stopAndWait,
 } from './stopped-config.js';
-export { runSync, type SyncContext, type SyncOptions, type SyncReport } from './sync.js';
+export {
+  abortSync,
+  resumeSync,
+  runSync,
+  SYNC_STEPS,
+  type SyncContext,
+  type SyncOptions,
+  type SyncReport,
+  type SyncState,
+} from './sync.js';
 export { limitTransports, type TransportLimits } from './transfer-deadline.js';
 export {
   type CheckKind,

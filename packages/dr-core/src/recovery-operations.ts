@@ -27,7 +27,14 @@ import { PrimaryRecords } from './primary-record.js';
 import { selectSourceMachine } from './source-machine.js';
 import { prepareStandby, type StandbyOptions, type StandbyReport } from './standby.js';
 import { type RecoveryStatus, readStatus } from './status.js';
-import { runSync, type SyncOptions, type SyncReport } from './sync.js';
+import {
+  abortSync,
+  resumeSync,
+  runSync,
+  type SyncContext,
+  type SyncOptions,
+  type SyncReport,
+} from './sync.js';
 import type { CheckKind } from './verify.js';
 
 /** Options of {@link RecoveryOperations.failover}. */
@@ -79,9 +86,12 @@ export interface RecoveryOperations {
    * @throws DrError `DR_DIVERGED`, `DR_NO_CAPACITY` and the failover errors.
    */
   failback(options?: FailbackOptions): Promise<FailoverReport>;
-  /** Continues an interrupted operation. @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED`, the failover errors. */
-  resume(operationId: string, options?: FailoverRunOptions): Promise<FailoverReport>;
-  /** Rolls an unfinished operation back. @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED`, `DR_OPERATION_FAILED`. */
+  /**
+   * Continues an interrupted failover, failback or sync. The report's `kind` names which.
+   * @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED`, the failover or sync errors.
+   */
+  resume(operationId: string, options?: FailoverRunOptions): Promise<FailoverReport | SyncReport>;
+  /** Rolls an unfinished failover, failback or sync back. @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED`, `DR_OPERATION_FAILED`. */
   abort(operationId: string, options?: FailoverRunOptions): Promise<OperationRecord<FailoverState>>;
   /** Reads a journaled operation. @throws DrError `DR_OPERATION_NOT_FOUND`. */
   operation(operationId: string): Promise<OperationRecord<FailoverState>>;
@@ -125,6 +135,12 @@ export function createRecoveryOperations(host: RecoveryHost): RecoveryOperations
     now: host.now,
   });
 
+  const syncContext = (context: FailoverBase): SyncContext => ({
+    ...context,
+    app: host.app,
+    databasePath: host.databasePath,
+  });
+
   const params = async (
     context: FailoverBase,
     options: FailoverOptions,
@@ -166,26 +182,33 @@ export function createRecoveryOperations(host: RecoveryHost): RecoveryOperations
         });
       }),
     resume: (operationId, options = {}) =>
-      host.locked('failover', (catalog) =>
-        resumeFailover(base('resume', catalog), operationId, options),
-      ),
+      host.locked<FailoverReport | SyncReport>('failover', (catalog) => {
+        const context = base('resume', catalog);
+        return context.journal.get(operationId).kind === 'sync'
+          ? resumeSync(syncContext(context), operationId, options)
+          : resumeFailover(context, operationId, options);
+      }),
     abort: (operationId, options = {}) =>
-      host.locked('failover', (catalog) =>
-        abortFailover(base('abort', catalog), operationId, options),
-      ),
+      host.locked('failover', async (catalog) => {
+        const context = base('abort', catalog);
+        if (context.journal.get(operationId).kind === 'sync') {
+          // Both records carry the same fields that callers read (id, kind, status, steps).
+          return (await abortSync(
+            syncContext(context),
+            operationId,
+            options,
+          )) as unknown as OperationRecord<FailoverState>;
+        }
+        return abortFailover(context, operationId, options);
+      }),
     operation: async (operationId) =>
       new OperationJournal((await host.catalog()).database).get<FailoverState>(operationId),
     sync: (options) =>
-      host.locked('sync', (catalog) =>
-        runSync(
-          {
-            ...base('sync', catalog),
-            app: host.app,
-            databasePath: host.databasePath,
-          },
-          { ...options, check: options.check ?? host.check },
-        ),
-      ),
+      host.locked('sync', (catalog) => {
+        const context = base('sync', catalog);
+        refuseUnfinished(context.journal, host.app);
+        return runSync(syncContext(context), { ...options, check: options.check ?? host.check });
+      }),
     prepareStandby: (options) =>
       host.locked('standby', () =>
         prepareStandby(

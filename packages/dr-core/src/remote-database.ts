@@ -9,6 +9,7 @@ import {
   parseWalHeader,
   WAL_HEADER_LENGTH,
 } from './sqlite-header.js';
+import { retryAfterDrop } from './transport-reconnect.js';
 
 /**
  * Reads the sizes and headers of a database and its `-wal` on a machine, the state that
@@ -79,7 +80,10 @@ export async function remoteFreeBytes(
   transport: MachineTransport,
   directory: string,
 ): Promise<number> {
-  const output = await transport.exec(['df', '-Pk', '--', directory], { allowFailure: true });
+  // df only reads, so it is sent again on a new connection after a drop.
+  const output = await retryAfterDrop('df', transport.machineId, undefined, () =>
+    transport.exec(['df', '-Pk', '--', directory], { allowFailure: true }),
+  );
   const lines = output.stdout.toString('utf8').trim().split('\n');
   const fields = lines[lines.length - 1]?.trim().split(/\s+/) ?? [];
   const available = Number(fields[3]);
@@ -96,7 +100,9 @@ export async function remoteFreeBytes(
 
 /** Tells whether the machine's image has the sqlite3 command-line shell. */
 export async function remoteHasSqlite3(transport: MachineTransport): Promise<boolean> {
-  const output = await transport.exec(['command', '-v', 'sqlite3'], { allowFailure: true });
+  const output = await retryAfterDrop('command -v sqlite3', transport.machineId, undefined, () =>
+    transport.exec(['command', '-v', 'sqlite3'], { allowFailure: true }),
+  );
   return output.exitCode === 0 && output.stdout.toString('utf8').trim().length > 0;
 }
 

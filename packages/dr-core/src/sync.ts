@@ -1,21 +1,22 @@
-import type { BackupRecord, Catalog } from './catalog.js';
-import { checkDivergence } from './divergence-check.js';
-import { DrError } from './errors.js';
-import type { DrEventListener } from './events.js';
-import { ROLE_KEY } from './failover-preflight.js';
-import type { FlyClient, Machine, MachineTransportFactory } from './fly-types.js';
-import type { DrLogger } from './logger.js';
-import type { HealthWaitOptions } from './machine-health.js';
-import type { PrimaryRecords } from './primary-record.js';
-import { validateRegions } from './regions.js';
-import { backupFromMachine } from './remote-backup.js';
-import { restoreOntoMachine } from './remote-restore.js';
-import { selectSourceMachine, selectTargetMachine } from './source-machine.js';
-import { isMaintenanceConfig } from './stopped-config.js';
+import type { BackupRecord } from './catalog.js';
+import { DrError, isDrError } from './errors.js';
+import { isSettled } from './failover-preflight.js';
+import type { FailoverRunOptions } from './failover-types.js';
+import type { OperationRecord } from './journal.js';
+import { type RunnerOptions, rollbackOperation, runOperation } from './operation-runner.js';
+import {
+  SYNC_STEPS,
+  type SyncContext,
+  type SyncRun,
+  type SyncState,
+  syncSteps,
+} from './sync-steps.js';
 import type { CheckKind } from './verify.js';
 
-/** Options of a sync. */
-export interface SyncOptions {
+export { SYNC_STEPS, type SyncContext, type SyncState } from './sync-steps.js';
+
+/** Options of a sync. The run options are given again to `resume` and `abort`. */
+export interface SyncOptions extends FailoverRunOptions {
   /** Region whose started machine's database is copied. */
   from: string;
   /** Region whose machine receives it. */
@@ -23,15 +24,13 @@ export interface SyncOptions {
   /** Overwrite the active primary, or a database that changed since flydr recorded it. @default false */
   force?: boolean;
   check?: CheckKind;
-  /** Health URL of the target app when it runs after the sync. */
-  healthUrl?: HealthWaitOptions['healthUrl'];
-  healthTimeoutMs?: number;
-  startTimeoutMs?: number;
-  signal?: AbortSignal;
 }
 
 /** Outcome of a sync. */
 export interface SyncReport {
+  kind: 'sync';
+  /** Journal id of the sync. */
+  operationId: string;
   from: string;
   to: string;
   sourceMachineId: string;
@@ -42,133 +41,164 @@ export interface SyncReport {
   preRestoreBackup?: BackupRecord;
   /** Written when the target had diverged and force overwrote it. */
   divergenceReportPath?: string;
+  /** Time since the sync first started, resumed runs included. */
   durationMs: number;
-}
-
-/** Inputs of a sync: app, clients and stores. */
-export interface SyncContext {
-  app: string;
-  databasePath: string;
-  client: FlyClient;
-  transportFactory: MachineTransportFactory;
-  catalog: Catalog;
-  records: PrimaryRecords;
-  logger: DrLogger;
-  emit: DrEventListener;
-  now: () => Date;
 }
 
 /**
  * Copies the database from one region's started machine to another region's machine (the
- * monthly standby refresh): a verified snapshot of the source, then a restore onto the
- * target in maintenance mode, which keeps a verified copy of what it replaces. The target
- * ends as it was (started or stopped). The active primary is never overwritten unless
- * forced, and neither is a target whose database changed since flydr recorded it.
+ * monthly standby refresh) as one journaled operation. Its steps are preflight, a verified
+ * snapshot of the source, a restore onto the target in maintenance mode (which keeps a
+ * verified copy of what it replaces), and the record of what the target now holds. The target ends as
+ * it was (started or stopped). The active primary is never overwritten unless forced, and
+ * neither is a target whose database changed since flydr recorded it. A killed sync is
+ * continued with {@link resumeSync} or rolled back with {@link abortSync}.
  *
- * NOTE: a sync is not journaled. A failed restore rolls itself back, but a process killed
- * during the restore can leave the target in maintenance mode; the next sync or failover
- * then rejects that machine until its config is put back by hand.
- *
- * @throws DrError `DR_REFUSED` (the target is the active primary), `DR_DIVERGED`,
- *   `DR_UNKNOWN_REGION`, the machine selection, backup and restore errors.
+ * @throws DrError after a clean rollback, the failing step's own error: `DR_REFUSED` (the
+ *   target is the active primary or in maintenance mode), `DR_LOCKED` (its lease is held),
+ *   `DR_SOURCE_MACHINE` (no source, or its host is unreachable), `DR_DIVERGED`,
+ *   `DR_UNKNOWN_REGION`, and the backup and restore errors. `DR_OPERATION_FAILED` when a
+ *   rollback step failed too (run abort).
  */
 export async function runSync(context: SyncContext, options: SyncOptions): Promise<SyncReport> {
-  const startedAt = Date.now();
-  const { client, app, databasePath } = context;
-  await validateRegions(client, [options.from, options.to], options.signal);
-  if (options.from === options.to) {
-    throw new DrError(
-      'DR_INVALID_INPUT',
-      `sync from ${options.from} to itself`,
-      'Pass two different regions.',
-      { region: options.from },
-    );
-  }
-  const target = await selectTargetMachine(client, app, databasePath, { region: options.to });
-  if (isMaintenanceConfig(target.machine.config)) {
-    throw new DrError(
-      'DR_REFUSED',
-      `machine ${target.machine.id} in ${options.to} was left in maintenance mode (its init runs sleep), so its normal config is unknown`,
-      'Put the app config back on it (fly machine update with the image and config it should run), then sync again.',
-      { machineId: target.machine.id },
-    );
-  }
-  refuseActivePrimary(context, target.machine, options);
-  const source = await selectSourceMachine(client, app, databasePath, { region: options.from });
-
-  const transport = await context.transportFactory(source.machine);
-  let backup: BackupRecord;
-  try {
-    backup = await backupFromMachine({ ...context, operation: 'sync' }, source, transport, {
-      reason: 'sync',
-      ...(options.check === undefined ? {} : { check: options.check }),
-    });
-  } finally {
-    await transport.close().catch(() => {});
-  }
-
-  let divergenceReportPath: string | undefined;
-  const restored = await restoreOntoMachine(context, backup, target, {
-    finish: target.machine.state === 'started' ? 'started' : 'stopped',
-    ...(options.check === undefined ? {} : { check: options.check }),
-    ...(options.healthUrl === undefined ? {} : { healthUrl: options.healthUrl }),
-    ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
-    ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    beforeUpload: async (current) => {
-      const result = await checkDivergence({
-        app,
-        catalog: context.catalog,
-        records: context.records,
-        logger: context.logger,
-        targetMachineId: target.machine.id,
-        current,
-        incoming: backup,
-        force: options.force === true,
-        now: context.now(),
-      });
-      divergenceReportPath = result.reportPath;
-    },
-  });
-
-  context.records.setMark({
-    app,
-    machineId: target.machine.id,
-    volumeId: target.volumeId,
-    sha256: backup.sha256,
-    backupId: backup.id,
-    reason: 'synced',
-    operationId: null,
-    recordedAt: context.now().toISOString(),
-  });
-  return {
+  const params: SyncState = {
+    app: context.app,
+    databasePath: context.databasePath,
     from: options.from,
     to: options.to,
-    sourceMachineId: source.machine.id,
-    targetMachineId: target.machine.id,
+    force: options.force === true,
+    check: options.check ?? 'quick',
+    startedAtMs: Date.now(),
+  };
+  const operationId = context.journal.create('sync', context.app, SYNC_STEPS, params);
+  return execute({ ...context, operationId, run: options });
+}
+
+/**
+ * Continues a journaled sync from its first unfinished step.
+ *
+ * @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED` for a finished operation or one
+ *   that is not a sync, and the errors of {@link runSync}.
+ */
+export async function resumeSync(
+  context: SyncContext,
+  operationId: string,
+  run: FailoverRunOptions = {},
+): Promise<SyncReport> {
+  refuseFinished(context.journal.get<SyncState>(operationId), 'resume');
+  return execute({ ...context, operationId, run });
+}
+
+/**
+ * Rolls an unfinished sync back: a target left in maintenance mode gets its config back,
+ * and when its files had started to move, the verified copy of its old database goes back.
+ *
+ * @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED` for a finished operation,
+ *   `DR_OPERATION_FAILED` when an undo fails (run abort again).
+ */
+export async function abortSync(
+  context: SyncContext,
+  operationId: string,
+  run: FailoverRunOptions = {},
+): Promise<OperationRecord<SyncState>> {
+  refuseFinished(context.journal.get<SyncState>(operationId), 'abort');
+  const syncRun: SyncRun = { ...context, operationId, run };
+  return rollbackOperation(
+    context.journal,
+    operationId,
+    syncSteps(syncRun),
+    runnerOptions(syncRun),
+  );
+}
+
+async function execute(context: SyncRun): Promise<SyncReport> {
+  const { journal, operationId } = context;
+  let record: OperationRecord<SyncState>;
+  try {
+    record = await runOperation(journal, operationId, syncSteps(context), runnerOptions(context));
+  } catch (error) {
+    throw surfaceStepError(error);
+  }
+
+  const { state } = record;
+  const backup = context.catalog.getBackup(state.backupId as number) as BackupRecord;
+  const preRestoreBackup =
+    state.preRestoreBackupId === undefined
+      ? undefined
+      : context.catalog.getBackup(state.preRestoreBackupId);
+  return {
+    kind: 'sync',
+    operationId,
+    from: state.from,
+    to: state.to,
+    sourceMachineId: state.sourceMachineId as string,
+    targetMachineId: state.targetMachineId as string,
     backup,
-    ...(restored.preRestoreBackup === undefined
+    ...(preRestoreBackup === undefined ? {} : { preRestoreBackup }),
+    ...(state.divergenceReportPath === undefined
       ? {}
-      : { preRestoreBackup: restored.preRestoreBackup }),
-    ...(divergenceReportPath === undefined ? {} : { divergenceReportPath }),
-    durationMs: Date.now() - startedAt,
+      : { divergenceReportPath: state.divergenceReportPath }),
+    durationMs: Date.now() - state.startedAtMs,
   };
 }
 
-function refuseActivePrimary(context: SyncContext, target: Machine, options: SyncOptions): void {
-  // Without a record, a machine labelled primary, or one running the app, is the live writer.
-  const recorded = context.records.current(context.app);
-  const isPrimary =
-    recorded !== undefined
-      ? recorded.machineId === target.id
-      : target.config?.metadata?.[ROLE_KEY] === 'primary' ||
-        (target.state === 'started' && !isMaintenanceConfig(target.config));
-  if (isPrimary && options.force !== true) {
+function runnerOptions(context: SyncRun): RunnerOptions {
+  const { run } = context;
+  return {
+    ...(run.signal === undefined ? {} : { signal: run.signal }),
+    ...(run.afterStepPersisted === undefined ? {} : { afterStepPersisted: run.afterStepPersisted }),
+    onEvent: (event) => {
+      context.emit(event);
+      run.onRunnerEvent?.(event);
+    },
+  };
+}
+
+/**
+ * After a clean rollback, returns the failed step's own error (a DrError gets the operation
+ * id and step), so callers branch on `DR_LOCKED` or `DR_NO_SPACE` rather than a generic
+ * failure. A failed rollback keeps `DR_OPERATION_FAILED`, whose hint asks for an abort.
+ */
+function surfaceStepError(error: unknown): unknown {
+  if (!isDrError(error, 'DR_OPERATION_FAILED')) {
+    return error;
+  }
+  const rollbackErrors = error.details.rollbackErrors;
+  if (Array.isArray(rollbackErrors) && rollbackErrors.length > 0) {
+    return error;
+  }
+  const cause = (error as Error & { cause?: unknown }).cause;
+  if (!isDrError(cause)) {
+    return cause ?? error;
+  }
+  return new DrError(
+    cause.code,
+    `${error.details.operationId as string} stopped at step ${error.details.step as string}: ${cause.message}`,
+    `${cause.hint} Every step done before was rolled back.`,
+    {
+      ...cause.details,
+      operationId: error.details.operationId,
+      step: error.details.step,
+      cause,
+    },
+  );
+}
+
+function refuseFinished(record: OperationRecord<SyncState>, action: 'resume' | 'abort'): void {
+  if (record.kind !== 'sync') {
     throw new DrError(
       'DR_REFUSED',
-      `machine ${target.id} in ${options.to} is the active primary of app ${context.app}; a sync from ${options.from} would overwrite its newer writes`,
-      `Sync the other way (from ${options.to} to ${options.from}), or pass force to overwrite the primary; its database is kept as a verified backup.`,
-      { machineId: target.id },
+      `operation ${record.id} is a ${record.kind}, not a sync`,
+      `Run \`flydr ${action} ${record.id}\`, which handles every kind of operation.`,
+      { operationId: record.id },
+    );
+  }
+  if (record.status === 'succeeded' || record.status === 'aborted' || isSettled(record)) {
+    throw new DrError(
+      'DR_REFUSED',
+      `sync ${record.id} is ${record.status === 'running' ? 'rolled back' : record.status}; there is nothing to ${action}`,
+      'Start a new sync instead.',
+      { operationId: record.id },
     );
   }
 }

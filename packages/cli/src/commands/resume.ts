@@ -24,6 +24,23 @@ export const resumeCommand: CommandDefinition = {
     await context.confirm(`resume ${record.kind} ${id} of ${dr.app} at step ${next?.name ?? '?'}?`);
 
     const report = await withPause(context, (run) => dr.resume(id, run));
+    if (report.kind === 'sync') {
+      context.out.line(
+        `sync ${report.operationId}: ${report.from} -> ${report.to}, machine ${report.targetMachineId} holds backup ${report.backup.id}`,
+      );
+      context.out.result({
+        ok: true,
+        operationId: report.operationId,
+        kind: report.kind,
+        from: report.from,
+        to: report.to,
+        sourceMachineId: report.sourceMachineId,
+        targetMachineId: report.targetMachineId,
+        backupId: report.backup.id,
+        durationMs: report.durationMs,
+      });
+      return;
+    }
     printFailoverReport(context, report);
     context.out.result(failoverJson(report));
   },

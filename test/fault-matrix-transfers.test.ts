@@ -1,0 +1,158 @@
+import type { Sim } from '@flydr/fly-sim';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  anyRejection,
+  closeFaultSims,
+  ExitCode,
+  exitCodeOf,
+  type FaultContext,
+  missing,
+  rejection,
+  setUpFaultApp,
+  simRunOptions,
+  volumeIds,
+  waitForRows,
+} from './fault-setup.js';
+
+// Fault-matrix cells of the transfers: SSH drops, rate-limit storms and sync's own errors
+// in backup, restore and sync, and SSH drops in a failback.
+
+afterEach(closeFaultSims);
+
+/** Runs a failover to sin and waits until the app there has written a few rows. */
+async function failOverToSin(ctx: FaultContext): Promise<string> {
+  const failover = await ctx.dr.failover({ to: 'sin', ...simRunOptions(ctx.sim) });
+  await waitForRows(ctx.sim, failover.targetMachineId, 5);
+  return failover.targetMachineId;
+}
+
+/** Prepares a stopped standby machine in sin and returns its id. */
+async function standbyInSin(ctx: FaultContext): Promise<string> {
+  const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+  return standby.machineId as string;
+}
+
+/** Run options of a restore onto the seeded machine, with its health URL. */
+function restoreOptions(sim: Sim, machineId: string) {
+  return {
+    healthUrl: () => sim.appWriter(machineId).healthUrl(),
+    healthTimeoutMs: 5_000,
+    healthPollMs: 50,
+  };
+}
+
+// A cut after 2,000 bytes lands in the SSH handshake: the key exchange alone is larger.
+const HANDSHAKE_CUT_BYTES = 2_000;
+
+describe('SSH drop in the handshake', () => {
+  it('backup connects again', async () => {
+    const ctx = await setUpFaultApp();
+    const committed = ctx.sim.appWriter(ctx.machineId).committedIds();
+    const drop = ctx.sim.dropSshAfterBytes(ctx.machineId, HANDSHAKE_CUT_BYTES, { times: 1 });
+
+    const backup = await ctx.dr.backup();
+    const listed = await ctx.dr.list();
+    await ctx.dr.close();
+
+    expect(drop.cuts).toBe(1);
+    expect(listed.map((item) => item.id)).toEqual([backup.id]);
+    expect(backup.status).toBe('verified');
+    expect(committed.length).toBeGreaterThan(0);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('restore connects again', async () => {
+    const ctx = await setUpFaultApp();
+    const backup = await ctx.dr.backup();
+    const drop = ctx.sim.dropSshAfterBytes(ctx.machineId, HANDSHAKE_CUT_BYTES, { times: 1 });
+
+    const report = await ctx.dr.restore(backup.id, restoreOptions(ctx.sim, ctx.machineId));
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(drop.cuts).toBe(1);
+    expect(report.preRestoreBackup?.status).toBe('verified');
+    expect(ctx.sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('sync connects again', async () => {
+    const ctx = await setUpFaultApp();
+    const standbyId = await standbyInSin(ctx);
+    const committed = ctx.sim.appWriter(ctx.machineId).committedIds();
+    const drop = ctx.sim.dropSshAfterBytes(standbyId, HANDSHAKE_CUT_BYTES, { times: 1 });
+
+    const report = await ctx.dr.sync({ from: 'nrt', to: 'sin' });
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(drop.cuts).toBe(1);
+    expect(missing(committed, volumeIds(ctx.sim, ctx.app, report.targetMachineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+});
+
+describe('SSH drop in a failback', () => {
+  it('survives one drop on the old primary', async () => {
+    const ctx = await setUpFaultApp();
+    const sinId = await failOverToSin(ctx);
+    const drop = ctx.sim.dropSshAfterBytes(ctx.machineId, 6_000, { times: 1 });
+
+    const back = await ctx.dr.failback(simRunOptions(ctx.sim));
+    const sinRows = ctx.sim.appWriter(sinId).committedIds();
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(drop.cuts).toBe(1);
+    expect(back.targetMachineId).toBe(ctx.machineId);
+    expect(ctx.sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(missing(sinRows, volumeIds(ctx.sim, ctx.app, ctx.machineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+});
+
+describe('sync errors', () => {
+  it('names the lease holder with DR_LOCKED', async () => {
+    const ctx = await setUpFaultApp();
+    const standbyId = await standbyInSin(ctx);
+    const lease = await ctx.client.machines.acquireLease(ctx.app, standbyId, {
+      ttlSeconds: 60,
+      description: 'deploy by alice',
+    });
+
+    const error = await rejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    await ctx.client.machines.releaseLease(ctx.app, standbyId, lease.nonce);
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_LOCKED');
+    expect(error.message).toContain('deploy by alice');
+    expect(error.hint).toMatch(/run the command again/);
+    expect(exitCodeOf(error)).toBe(ExitCode.Refused);
+    expect(volumeIds(ctx.sim, ctx.app, standbyId)).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('names a source host that is down', async () => {
+    const ctx = await setUpFaultApp();
+    const standbyId = await standbyInSin(ctx);
+    await ctx.sim.hostDown(ctx.machineId);
+
+    const error = await anyRejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    await ctx.sim.hostUp(ctx.machineId);
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_SOURCE_MACHINE');
+    expect(error.message).toContain(ctx.machineId);
+    expect(error.message).toContain('unreachable');
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
+    expect(volumeIds(ctx.sim, ctx.app, standbyId)).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+});
