@@ -21,17 +21,20 @@ export interface FailoverContext {
 }
 
 /**
- * Wait options for machine state changes, from the run options. An aborted signal is left
- * out, so that the rollback after a cancelled run can still wait for the machines it fixes.
+ * Wait options for machine state changes, from the run options, with the logger for
+ * updates sent again. An aborted signal is left out, so that the rollback after a cancelled
+ * run can still wait for the machines it fixes.
  */
 export function waitOptions(context: FailoverContext): {
   timeoutMs?: number;
   signal?: AbortSignal;
+  logger: DrLogger;
 } {
   const signal = activeSignal(context);
   return {
     ...(context.run.startTimeoutMs === undefined ? {} : { timeoutMs: context.run.startTimeoutMs }),
     ...(signal === undefined ? {} : { signal }),
+    logger: context.logger,
   };
 }
 

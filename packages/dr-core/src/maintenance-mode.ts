@@ -1,5 +1,7 @@
 import { DrError } from './errors.js';
 import type { FlyClient, Machine, MachineConfig } from './fly-types.js';
+import type { DrLogger } from './logger.js';
+import { settleOptions, updateWhenSettled } from './machine-update.js';
 
 /** Command a machine runs in maintenance mode instead of the app: it only stays started. */
 export const MAINTENANCE_INIT_EXEC = ['sleep', 'inf'];
@@ -23,14 +25,18 @@ export interface ApplyConfigOptions {
   /** Budget for reaching `started`. @default 120000 */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Logs an update that is sent again after the machine settled. */
+  logger?: DrLogger;
 }
 
 /**
  * Updates the machine's config and waits until it is `started` again, starting it when
- * the update left it stopped. Returns the machine as Fly reports it afterwards.
+ * the update left it stopped. An update rejected for the machine's state is sent again
+ * once the machine settles. Returns the machine as Fly reports it afterwards.
  *
  * @throws DrError `DR_HEALTH_FAILED` when the machine ends `failed` (its process would not
- *   start); the client's FlyError classes (FLY_TIMEOUT when it never settles).
+ *   start), `DR_MACHINE_BUSY` when it never accepts the update; the client's FlyError
+ *   classes (FLY_TIMEOUT when it never settles).
  */
 export async function applyConfig(
   client: FlyClient,
@@ -40,7 +46,13 @@ export async function applyConfig(
   options: ApplyConfigOptions = {},
 ): Promise<Machine> {
   const call = options.signal === undefined ? {} : { signal: options.signal };
-  const updated = await client.machines.update(app, machineId, { config }, call);
+  const updated = await updateWhenSettled(
+    client,
+    app,
+    machineId,
+    { config },
+    settleOptions(options),
+  );
   const current = await client.machines.get(app, machineId, call);
   if (STARTABLE_STATES.has(current.state ?? '')) {
     await client.machines.start(app, machineId, call);

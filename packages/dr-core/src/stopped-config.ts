@@ -1,4 +1,6 @@
 import type { FlyClient, MachineConfig } from './fly-types.js';
+import type { DrLogger } from './logger.js';
+import { settleOptions, updateWhenSettled } from './machine-update.js';
 import { MAINTENANCE_INIT_EXEC } from './maintenance-mode.js';
 
 /** Options of {@link applyConfigStopped}. */
@@ -6,14 +8,18 @@ export interface StoppedConfigOptions {
   /** Budget for each wait for `stopped`. @default 120000 */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Logs an update that is sent again after the machine settled. */
+  logger?: DrLogger;
 }
 
 /**
  * Stops the machine, then updates its config with `skip_launch`, so it ends stopped with
  * `config` and never runs the app in between. Used for a failover target, which must not
- * serve while the source could still run.
+ * serve while the source could still run. An update rejected for the machine's state is
+ * sent again once the machine settles.
  *
- * @throws the client's FlyError classes (FLY_TIMEOUT when it never stops).
+ * @throws DrError `DR_MACHINE_BUSY` when the machine never accepts the update; the
+ *   client's FlyError classes (FLY_TIMEOUT when it never stops).
  */
 export async function applyConfigStopped(
   client: FlyClient,
@@ -25,7 +31,13 @@ export async function applyConfigStopped(
   const call = options.signal === undefined ? {} : { signal: options.signal };
   await stopAndWait(client, app, machineId, options);
 
-  const updated = await client.machines.update(app, machineId, { config, skip_launch: true }, call);
+  const updated = await updateWhenSettled(
+    client,
+    app,
+    machineId,
+    { config, skip_launch: true },
+    settleOptions(options),
+  );
   await client.machines.wait(
     app,
     machineId,

@@ -224,13 +224,19 @@ export function createMachine(
  * machine unless `skip_launch`, reboots into the new version.
  *
  * @throws SimApiError 400 for an invalid request or a region change, 412 when
- *   `current_version` is stale, capacity errors when the new version cannot launch.
+ *   `current_version` is stale or (with `rejectUpdatesWhileReplacing`) the machine is
+ *   replacing, capacity errors when the new version cannot launch.
  */
 export function updateMachine(world: SimWorld, machine: MachineRecord, body: JsonObject): void {
   if (machine.state === 'destroyed' || machine.state === 'destroying') {
     throw invalidState(machine, 'update');
   }
   if (machine.hostDown) throw hostUnreachable(machine, 'update');
+  if (machine.state === 'replacing' && world.options.rejectUpdatesWhileReplacing === true) {
+    throw new SimApiError(412, {
+      error: `failed_precondition: machine ${machine.id} is replacing, try again`,
+    });
+  }
 
   const config = parseMachineConfig(body.config);
   if (typeof body.region === 'string' && body.region !== '' && body.region !== machine.region) {

@@ -80,6 +80,11 @@ export interface SimOptions {
   /** Milliseconds after a create during which the API returns 404 for the new machine. @default 0 */
   notFoundAfterCreateMs?: number;
   /**
+   * Whether an update of a machine that is still `replacing` (its previous update not done)
+   * gets 412 `failed_precondition`, as Fly can return. @default false (the update is applied)
+   */
+  rejectUpdatesWhileReplacing?: boolean;
+  /**
    * Capacity error body to send: "rotate" cycles through every shape Fly is known to
    * send for the operation, or pin one shape by name. @default "rotate"
    */
