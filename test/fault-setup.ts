@@ -53,7 +53,7 @@ export async function setUpFaultApp(
   return { ...ctx, sim };
 }
 
-/** Closes every sim that {@link setUpFaultApp} started; call it in `afterEach`. */
+/** Closes every sim that {@link setUpFaultApp} started. Call it in `afterEach`. */
 export async function closeFaultSims(): Promise<void> {
   const sims = [...openSims];
   openSims.clear();
@@ -112,8 +112,8 @@ export const replacing412: FaultSpec = {
 };
 
 /**
- * Seed for the random parts of a cell: `FLYDR_FAULT_SEED` when set (to replay a failure),
- * else a fresh one. Print it with the test so a failure can be replayed.
+ * Returns the seed for the random parts of a cell: `FLYDR_FAULT_SEED` when it is set (to
+ * replay a failure), else a fresh one. Print it with the test so a failure can be replayed.
  *
  * @throws Error when `FLYDR_FAULT_SEED` is not a non-negative integer.
  */

@@ -99,11 +99,20 @@ export async function waitForCapacity(
   }
 }
 
-/** Builds the error for a region without room for the requested machine and volume. */
+/** Next step after a capacity error when nothing was changed. */
+const NOTHING_CHANGED_HINT =
+  'Nothing was changed. Try again later, wait for capacity (failback can poll), or choose another region with `flydr capacity`.';
+
+/**
+ * Builds the error for a region without room for the requested machine and volume. The
+ * message names the region and the size; `hint` replaces the default next step, which
+ * states that nothing was changed.
+ */
 export function noCapacityError(
   region: string,
   request: Pick<CapacityRequest, 'guest' | 'volumeSizeBytes'>,
   attempts = 1,
+  hint = NOTHING_CHANGED_HINT,
 ): DrError {
   const guest = request.guest;
   const size =
@@ -117,7 +126,7 @@ export function noCapacityError(
   return new DrError(
     'DR_NO_CAPACITY',
     `region ${region} has no capacity for ${size}${volume}${attempts > 1 ? ` after ${attempts} checks` : ''}`,
-    'Nothing was changed. Try again later, wait for capacity (failback can poll), or choose another region with `flydr capacity`.',
+    hint,
     { region, attempts },
   );
 }

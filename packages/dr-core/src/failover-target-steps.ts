@@ -10,9 +10,11 @@ import type { Machine, MachineConfig } from './fly-types.js';
 import { waitForHealthy } from './machine-health.js';
 import { withOperationLease } from './machine-lease.js';
 import { applyConfig, maintenanceConfig } from './maintenance-mode.js';
+import { findMachine, getNewMachine } from './new-machine.js';
 import { restoreOntoMachine } from './remote-restore.js';
 import { mountHolding } from './source-machine.js';
 import { applyConfigStopped, isMaintenanceConfig, stopAndWait } from './stopped-config.js';
+import { deleteDetachedVolume } from './volume-delete.js';
 
 /**
  * Creates the target volume when preflight found none, with the compute hints (guest and
@@ -55,7 +57,10 @@ export async function createTargetVolume(
   }
 }
 
-/** Deletes the target volume if this operation created it. */
+/**
+ * Deletes the target volume if this operation created it. Runs after the target machine's
+ * undo, which destroyed the machine that mounted it.
+ */
 export async function deleteTargetVolume(
   context: FailoverContext,
   state: FailoverState,
@@ -69,8 +74,9 @@ export async function deleteTargetVolume(
   if (volumeId === undefined) {
     return;
   }
-  await context.client.volumes.delete(state.app, volumeId).catch((error: unknown) => {
-    if (!isFlyError(error, 'FLY_NOT_FOUND')) throw error;
+  await deleteDetachedVolume(context.client, state.app, volumeId, {
+    ...(context.run.startTimeoutMs === undefined ? {} : { timeoutMs: context.run.startTimeoutMs }),
+    logger: context.logger,
   });
 }
 
@@ -96,13 +102,19 @@ async function findCreatedVolume(
 /**
  * Creates the target machine, stopped (`skip_launch`), from the source's original config
  * and pinned image, mounting the target volume, unless preflight found one to reuse. After
- * a crash the machine is found by the name recorded in preflight.
+ * a crash the machine is found by the name recorded in preflight. The step ends when Fly
+ * returns the new machine on a read, because Fly can return 404 for a machine just after
+ * creating it, and the next step takes its lease.
  */
 export async function createStandbyMachine(
   context: FailoverContext,
   state: FailoverState,
 ): Promise<Partial<FailoverState>> {
   if (state.targetMachineId !== undefined) {
+    // A run killed right after the create: the machine may still be invisible.
+    if (state.createdMachine === true && state.targetMachineCreatedAt !== undefined) {
+      await waitForNewMachine(context, state, state.targetMachineId, state.targetMachineCreatedAt);
+    }
     return {};
   }
   const config = standbyConfig(state);
@@ -110,16 +122,49 @@ export async function createStandbyMachine(
   if (earlier !== undefined) {
     return { targetMachineId: earlier.id, createdMachine: true, targetConfig: config };
   }
+
+  const createdAt = Date.now();
   const created = await context.client.machines.create(state.app, {
     name: state.targetMachineName,
     region: state.to,
     config,
     skip_launch: true,
   });
-  return { targetMachineId: created.id, createdMachine: true, targetConfig: config };
+  // Journaled before the wait, so a rollback or a resumed run finds the machine.
+  const recorded = {
+    targetMachineId: created.id,
+    createdMachine: true,
+    targetMachineCreatedAt: createdAt,
+    targetConfig: config,
+  };
+  context.journal.patchState(context.operationId, recorded);
+
+  await waitForNewMachine(context, state, created.id, createdAt);
+  return recorded;
 }
 
-/** Destroys the target machine if this operation created it. */
+async function waitForNewMachine(
+  context: FailoverContext,
+  state: FailoverState,
+  machineId: string,
+  createdAt: number,
+): Promise<void> {
+  const signal = waitOptions(context).signal;
+  await getNewMachine(
+    context.client,
+    state.app,
+    machineId,
+    createdAt,
+    signal === undefined ? {} : { signal },
+  );
+}
+
+/**
+ * Destroys the target machine if this operation created it, and waits until it is
+ * destroyed, so that its volume is detached. A machine created moments ago is read until
+ * Fly returns it (see {@link getNewMachine}). A machine that Fly still does not return is
+ * deleted without a lease, and a 404 on that delete means it is gone.
+ */
 export async function destroyStandbyMachine(
   context: FailoverContext,
   state: FailoverState,
@@ -127,21 +172,32 @@ export async function destroyStandbyMachine(
   if (state.createdMachine === false) {
     return;
   }
+  const { client, journal, operationId } = context;
   const machine =
     state.targetMachineId === undefined
       ? await findByName(context, state)
-      : await getOrUndefined(context, state.app, state.targetMachineId);
-  if (machine === undefined || machine.state === 'destroyed') {
+      : await findMachine(client, state.app, state.targetMachineId, newMachineCreatedAt(state));
+  if (machine === undefined) {
+    if (state.createdMachine === true && state.targetMachineId !== undefined) {
+      await client.machines
+        .delete(state.app, state.targetMachineId, { force: true })
+        .catch((error: unknown) => {
+          if (!isFlyError(error, 'FLY_NOT_FOUND')) throw error;
+        });
+    }
     return;
   }
-  const { client, journal, operationId } = context;
-  await withOperationLease(client, journal, operationId, state.app, machine.id, async () => {
-    await client.machines.delete(state.app, machine.id, { force: true });
-  });
-  await client.machines.wait(state.app, machine.id, {
-    state: 'destroyed',
-    timeoutMs: waitOptions(context).timeoutMs ?? 120_000,
-  });
+  if (machine.state !== 'destroyed') {
+    if (machine.state !== 'destroying') {
+      await withOperationLease(client, journal, operationId, state.app, machine.id, async () => {
+        await client.machines.delete(state.app, machine.id, { force: true });
+      });
+    }
+    await client.machines.wait(state.app, machine.id, {
+      state: 'destroyed',
+      timeoutMs: waitOptions(context).timeoutMs ?? 120_000,
+    });
+  }
 }
 
 function standbyConfig(state: FailoverState): MachineConfig {
@@ -172,17 +228,9 @@ async function findByName(
   );
 }
 
-async function getOrUndefined(
-  context: FailoverContext,
-  app: string,
-  machineId: string,
-): Promise<Machine | undefined> {
-  try {
-    return await context.client.machines.get(app, machineId);
-  } catch (error) {
-    if (isFlyError(error, 'FLY_NOT_FOUND')) return undefined;
-    throw error;
-  }
+/** Creation time of the target machine while this operation created it, else undefined. */
+function newMachineCreatedAt(state: FailoverState): number | undefined {
+  return state.createdMachine === true ? state.targetMachineCreatedAt : undefined;
 }
 
 /**
@@ -303,7 +351,8 @@ export async function settleTarget(context: FailoverContext, state: FailoverStat
   const targetId = state.targetMachineId;
   if (
     targetId === undefined ||
-    (await getOrUndefined(context, state.app, targetId)) === undefined
+    (await findMachine(context.client, state.app, targetId, newMachineCreatedAt(state))) ===
+      undefined
   ) {
     return;
   }
@@ -377,7 +426,8 @@ export async function stopTarget(context: FailoverContext, state: FailoverState)
   const targetId = state.targetMachineId;
   if (
     targetId === undefined ||
-    (await getOrUndefined(context, state.app, targetId)) === undefined
+    (await findMachine(context.client, state.app, targetId, newMachineCreatedAt(state))) ===
+      undefined
   ) {
     return;
   }

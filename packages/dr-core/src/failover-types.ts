@@ -64,6 +64,8 @@ export interface FailoverState extends FailoverParams {
   volumeCreateStartedAt?: string;
   targetMachineId?: string;
   createdMachine?: boolean;
+  /** When this operation created the target machine (Unix ms), for Fly's 404 window. */
+  targetMachineCreatedAt?: number;
   /** Name given to a new target machine, to find it after a crash. */
   targetMachineName?: string;
   /** Config the target machine must end with (the app's normal config). */

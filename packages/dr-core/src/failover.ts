@@ -224,7 +224,7 @@ async function execute(context: FailoverContext): Promise<FailoverReport> {
     });
     return report;
   } catch (error) {
-    throw surfaceCause(error);
+    throw surfaceCause(error, journal.get<FailoverState>(operationId).state);
   }
 }
 
@@ -242,9 +242,10 @@ function runnerOptions(context: FailoverContext): RunnerOptions {
 
 /**
  * After a clean rollback, rethrows the step's own DrError (with the operation id), so
- * callers branch on `DR_NO_CAPACITY` or `DR_DIVERGED` rather than a generic failure.
+ * callers branch on `DR_NO_CAPACITY` or `DR_DIVERGED` rather than a generic failure. A
+ * capacity error from Fly becomes `DR_NO_CAPACITY` naming the target region.
  */
-function surfaceCause(error: unknown): unknown {
+function surfaceCause(error: unknown, state: FailoverState): unknown {
   if (!isDrError(error, 'DR_OPERATION_FAILED')) {
     return error;
   }
@@ -254,13 +255,7 @@ function surfaceCause(error: unknown): unknown {
     return error;
   }
   if (isFlyError(cause, 'FLY_CAPACITY')) {
-    // Capacity that preflight saw can be gone by the time a machine starts.
-    cause = new DrError(
-      'DR_NO_CAPACITY',
-      `the target region ran out of capacity: ${cause.message}`,
-      'Try again later, or choose another region with `flydr capacity`.',
-      { cause },
-    );
+    cause = midwayCapacityError(cause, state);
   }
   if (!isDrError(cause)) {
     return error;
@@ -275,6 +270,21 @@ function surfaceCause(error: unknown): unknown {
       step: error.details.step,
       cause,
     },
+  );
+}
+
+/** Capacity that preflight saw can be gone by the time the target machine starts. */
+function midwayCapacityError(cause: Error, state: FailoverState): DrError {
+  const region = state.to;
+  const next =
+    state.kind === 'failback'
+      ? `Run \`flydr failback --to ${region} --wait-for-capacity 30m\` to wait for capacity there`
+      : `Run \`flydr failover --to ${region}\` again later`;
+  return new DrError(
+    'DR_NO_CAPACITY',
+    `region ${region} ran out of capacity for the ${state.kind} target machine: ${cause.message}`,
+    `${next}, or choose another region with \`flydr capacity\`.`,
+    { region, cause },
   );
 }
 

@@ -5,6 +5,7 @@ import { DrError } from './errors.js';
 import { GENERATION_KEY, ROLE_KEY } from './failover-preflight.js';
 import type { FlyClient, Machine, MachineConfig } from './fly-types.js';
 import type { DrLogger } from './logger.js';
+import { getNewMachine } from './new-machine.js';
 import { validateRegions } from './regions.js';
 import { mountHolding, selectSourceMachine } from './source-machine.js';
 
@@ -91,13 +92,44 @@ export async function prepareStandby(
   if (existingMachine !== undefined) {
     return { ...report, machineId: existingMachine.id, createdMachine: false };
   }
-  const created = await client.machines.create(app, {
-    region,
-    skip_launch: true,
-    config: standbyConfig(primary.machine, volume.volume.id),
-  });
+  const created = await createMachine(client, app, region, primary.machine, volume.volume.id);
   logger.info('created stopped standby machine', { app, region, machine_id: created.id });
   return { ...report, machineId: created.id, createdMachine: true };
+}
+
+/**
+ * Creates the stopped standby machine and returns once Fly returns it on a read, because
+ * Fly can return 404 for a machine just after creating it, and the next command (a sync or
+ * a failover) looks for it.
+ *
+ * @throws DrError `DR_NO_CAPACITY` naming the region; the client's FlyError classes.
+ */
+async function createMachine(
+  client: FlyClient,
+  app: string,
+  region: string,
+  primary: Machine,
+  volumeId: string,
+): Promise<Machine> {
+  const createdAt = Date.now();
+  try {
+    const created = await client.machines.create(app, {
+      region,
+      skip_launch: true,
+      config: standbyConfig(primary, volumeId),
+    });
+    return await getNewMachine(client, app, created.id, createdAt);
+  } catch (error) {
+    if (isFlyError(error, 'FLY_CAPACITY')) {
+      throw noCapacityError(
+        region,
+        { guest: primary.config?.guest ?? undefined },
+        1,
+        `The standby volume in ${region} was kept. Run \`flydr standby prepare --region ${region} --machine\` again later, or choose another region with \`flydr capacity\`.`,
+      );
+    }
+    throw error;
+  }
 }
 
 async function findVolume(
