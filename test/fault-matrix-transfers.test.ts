@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   anyRejection,
   closeFaultSims,
+  databaseIds,
   ExitCode,
   exitCodeOf,
   type FaultContext,
@@ -153,6 +154,99 @@ describe('sync errors', () => {
     expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(volumeIds(ctx.sim, ctx.app, standbyId)).toEqual([]);
     expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+});
+
+// Eight 429s in a row outlast the client's five attempts, so only the operation's own
+// patience gets the call through.
+const storm429 = { status: 429, body: { error: 'rate limited' }, times: 8 };
+
+describe('429 storm longer than the client retries', () => {
+  it('backup completes', async () => {
+    const ctx = await setUpFaultApp();
+    const committed = ctx.sim.appWriter(ctx.machineId).committedIds();
+    const fault = ctx.sim.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/machines',
+      ...storm429,
+    });
+
+    const backup = await ctx.dr.backup();
+    const listed = await ctx.dr.list();
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(8);
+    expect(listed.map((item) => item.id)).toEqual([backup.id]);
+    expect(missing(committed, databaseIds(backup.path))).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('restore completes', async () => {
+    const ctx = await setUpFaultApp();
+    const backup = await ctx.dr.backup();
+    const fault = ctx.sim.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/machines/:id',
+      ...storm429,
+    });
+
+    await ctx.dr.restore(backup.id, restoreOptions(ctx.sim, ctx.machineId));
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(8);
+    expect(missing(databaseIds(backup.path), volumeIds(ctx.sim, ctx.app, ctx.machineId))).toEqual(
+      [],
+    );
+    expect(ctx.sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('sync completes', async () => {
+    const ctx = await setUpFaultApp();
+    const standbyId = await standbyInSin(ctx);
+    const committed = ctx.sim.appWriter(ctx.machineId).committedIds();
+    const fault = ctx.sim.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/machines/:id',
+      ...storm429,
+    });
+
+    const report = await ctx.dr.sync({ from: 'nrt', to: 'sin' });
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(8);
+    expect(report.targetMachineId).toBe(standbyId);
+    expect(missing(committed, volumeIds(ctx.sim, ctx.app, standbyId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('backup names the call when 429s never stop', async () => {
+    const ctx = await setUpFaultApp();
+    const first = await ctx.dr.backup();
+    const fault = ctx.sim.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/machines',
+      status: 429,
+      body: { error: 'rate limited' },
+      times: 1_000,
+    });
+
+    const error = await rejection(ctx.dr.backup());
+    fault.remove();
+    const listed = await ctx.dr.list();
+    await ctx.dr.close();
+
+    expect(error.code).toBe('DR_RATE_LIMITED');
+    expect(error.message).toContain('machines.list');
+    expect(error.hint).toMatch(/run the command again/);
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
+    expect(fault.hits).toBe(25);
+    expect(listed.map((item) => item.id)).toEqual([first.id]);
     expect(ctx.sim.violations()).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import { refuseUnreachableHost } from './host-status.js';
 import { snapshotLocalDatabase } from './local-snapshot.js';
 import { acquireAppLock } from './lock.js';
 import { type DrLogger, silentLogger } from './logger.js';
+import { patientClient } from './patient-client.js';
 import { createRecoveryOperations, type RecoveryOperations } from './recovery-operations.js';
 import { backupFromMachine, type RemoteBackupOptions } from './remote-backup.js';
 import { transferError } from './remote-database.js';
@@ -239,7 +240,7 @@ class DisasterRecoveryImpl implements DisasterRecovery {
     this.operations.compare(first, second);
 
   async backup(options: BackupOptions = {}): Promise<BackupRecord> {
-    const { client, transportFactory } = this.remote('backup');
+    const { client, transportFactory } = this.patientRemote('backup');
     return this.locked('backup', async (catalog) => {
       const source = await runStep(this.emit, 'backup', 'select-machine', async () => {
         const selected = await selectSourceMachine(client, this.app, this.databasePath, options);
@@ -274,7 +275,7 @@ class DisasterRecoveryImpl implements DisasterRecovery {
     target: 'latest' | number = 'latest',
     options: RestoreOptions = {},
   ): Promise<RemoteRestoreReport> {
-    const { client, transportFactory } = this.remote('restore');
+    const { client, transportFactory } = this.patientRemote('restore');
     return this.locked('restore', async (catalog) => {
       const backup =
         target === 'latest'
@@ -311,6 +312,15 @@ class DisasterRecoveryImpl implements DisasterRecovery {
       });
       return report;
     });
+  }
+
+  /** Returns {@link remote} with a client that waits out longer 429 storms on its reads. */
+  private patientRemote(operation: string): {
+    client: FlyClient;
+    transportFactory: MachineTransportFactory;
+  } {
+    const remote = this.remote(operation);
+    return { ...remote, client: patientClient(remote.client, this.logger) };
   }
 
   private remote(operation: string): {

@@ -23,6 +23,7 @@ import type {
 import type { FlyClient, MachineTransportFactory } from './fly-types.js';
 import { OperationJournal, type OperationRecord } from './journal.js';
 import type { DrLogger } from './logger.js';
+import { patientClient } from './patient-client.js';
 import { PrimaryRecords } from './primary-record.js';
 import { selectSourceMachine } from './source-machine.js';
 import { prepareStandby, type StandbyOptions, type StandbyReport } from './standby.js';
@@ -135,8 +136,10 @@ export function createRecoveryOperations(host: RecoveryHost): RecoveryOperations
     now: host.now,
   });
 
+  // Unlike failover, whose steps run again after a 429 storm, a sync retries each read.
   const syncContext = (context: FailoverBase): SyncContext => ({
     ...context,
+    client: patientClient(context.client, host.logger),
     app: host.app,
     databasePath: host.databasePath,
   });
