@@ -10,6 +10,19 @@ export const remoteCommands = {
   sha256: (path: string): string[] => ['sha256sum', '--', path],
   /** `openssl dgst` has no `--`, so `path` must be absolute; prints `<hex> *PATH`. */
   sha256Openssl: (path: string): string[] => ['openssl', 'dgst', '-sha256', '-r', path],
+  /**
+   * Waits for the line `go` on stdin (exit 3 without it), then hashes like `sha256Openssl`,
+   * or like `sha256` when the machine has no openssl. `path` must be absolute.
+   */
+  sha256OnSignal: (path: string): string[] => [
+    'sh',
+    '-c',
+    'read -r go && [ "$go" = go ] || exit 3; ' +
+      'if command -v openssl >/dev/null 2>&1; then exec openssl dgst -sha256 -r "$1"; fi; ' +
+      'exec sha256sum -- "$1"',
+    'flydr',
+    path,
+  ],
   stat: (path: string): string[] => ['stat', '-c', '%s %Y %a', '--', path],
   testDirectory: (path: string): string[] => ['test', '-d', path],
   move: (from: string, to: string): string[] => ['mv', '-f', '--', from, to],

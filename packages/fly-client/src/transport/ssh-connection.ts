@@ -33,6 +33,16 @@ export interface SshConnectionOptions {
   keepaliveCountMax: number;
 }
 
+/** A command started by {@link SshConnection.startExec}. */
+export interface RunningCommand {
+  /** Exit code and output once the command ended; rejects when it could not run to the end. */
+  output: Promise<ExecOutput>;
+  /** Sends `data` (if any) to the command's stdin, then closes it. Later calls do nothing. */
+  end(data?: Buffer | string): void;
+  /** Closes the channel and rejects `output` with `reason`, unless it already settled. */
+  cancel(reason: Error): void;
+}
+
 /** Exec timeout when the caller sets none. */
 const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 
@@ -194,18 +204,40 @@ export class SshConnection {
    * @throws TransportError TRANSPORT_TIMEOUT, TRANSPORT_ABORTED, TRANSPORT_CONNECTION_LOST
    */
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecOutput> {
-    const command = joinShellCommand(argv);
-    const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
-    const machineId = this.options.machineId;
+    const running = this.startExec(argv, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
+    });
+    running.end(options.stdin);
+    return running.output.then((output) =>
+      checkExit(argv, output, options, this.options.machineId),
+    );
+  }
 
-    return new Promise((resolve, reject) => {
-      let channel: ClientChannel | undefined;
+  /**
+   * Starts `argv` (quoted for a POSIX shell) and keeps its stdin open until
+   * {@link RunningCommand.end}, so a command can start early and wait for its input.
+   * The output is not checked for the exit code. Without `timeoutMs` only the signal, the
+   * caller's {@link RunningCommand.cancel} or a dropped connection end it.
+   */
+  startExec(
+    argv: readonly string[],
+    options: Pick<ExecOptions, 'timeoutMs' | 'signal'> = {},
+  ): RunningCommand {
+    const command = joinShellCommand(argv);
+    const { timeoutMs } = options;
+    const machineId = this.options.machineId;
+    let channel: ClientChannel | undefined;
+    let pendingInput: { data: Buffer | string | undefined } | undefined;
+    let finish: (error: unknown, output?: ExecOutput) => void = () => undefined;
+
+    const output = new Promise<ExecOutput>((resolve, reject) => {
       let settled = false;
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let exitCode: number | undefined;
 
-      const finish = (error: unknown, output?: ExecOutput) => {
+      finish = (error, result) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -214,7 +246,7 @@ export class SshConnection {
           channel?.close();
           reject(error);
         } else {
-          resolve(output!);
+          resolve(result!);
         }
       };
       const onAbort = () =>
@@ -223,20 +255,23 @@ export class SshConnection {
             machineId,
           }),
         );
-      const timer = setTimeout(
-        () =>
-          finish(
-            new TransportError(
-              'TRANSPORT_TIMEOUT',
-              `command ${argv[0]} timed out after ${timeoutMs} ms`,
-              {
-                machineId,
-                hint: 'raise timeoutMs, or check the machine is not overloaded',
-              },
-            ),
-          ),
-        timeoutMs,
-      );
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () =>
+                finish(
+                  new TransportError(
+                    'TRANSPORT_TIMEOUT',
+                    `command ${argv[0]} timed out after ${timeoutMs} ms`,
+                    {
+                      machineId,
+                      hint: 'raise timeoutMs, or check the machine is not overloaded',
+                    },
+                  ),
+                ),
+              timeoutMs,
+            );
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -246,6 +281,10 @@ export class SshConnection {
           return;
         }
         channel = opened;
+        if (settled) {
+          opened.close();
+          return;
+        }
         opened.on('data', (data: Buffer) => stdout.push(data));
         opened.stderr.on('data', (data: Buffer) => stderr.push(data));
         opened.on('exit', (code: number | null) => {
@@ -264,9 +303,19 @@ export class SshConnection {
             stderr: Buffer.concat(stderr),
           });
         });
-        opened.end(options.stdin);
+        if (pendingInput) opened.end(pendingInput.data);
       });
-    }).then((output) => checkExit(argv, output as ExecOutput, options, machineId));
+    });
+
+    return {
+      output,
+      end: (data) => {
+        if (pendingInput) return;
+        pendingInput = { data };
+        channel?.end(data);
+      },
+      cancel: (reason) => finish(reason),
+    };
   }
 
   /** Returns the error for a step that failed because the connection dropped. */

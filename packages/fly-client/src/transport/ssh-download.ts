@@ -14,6 +14,7 @@ import {
   partialPath,
 } from './local-files.js';
 import type { TransferResult } from './machine-transport.js';
+import type { PreparedSha256 } from './remote-sha256.js';
 import { closeRemote, openRemote, statRemote } from './sftp-calls.js';
 import { pipelineShape, readPipelined } from './sftp-pipeline.js';
 import type { SshConnection } from './ssh-connection.js';
@@ -37,8 +38,10 @@ export interface SshTransferContext {
    * signal apply to every step; on failure it destroys the connection.
    */
   watch: TransferWatch;
-  /** Returns the remote file's sha256, or undefined when the machine has no sha256sum. */
+  /** Returns the remote file's sha256, or undefined when the machine has no hashing tool. */
   remoteSha256(path: string): Promise<string | undefined>;
+  /** Opens a session that hashes the remote file when signalled; see {@link PreparedSha256}. */
+  prepareRemoteSha256(path: string): PreparedSha256;
 }
 
 /** Returns TRANSPORT_REMOTE_NOT_FOUND for a path on the machine. */

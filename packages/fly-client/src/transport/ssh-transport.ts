@@ -21,12 +21,8 @@ import type {
   TransportLogger,
   TransportMachine,
 } from './machine-transport.js';
-import {
-  assertRemotePath,
-  EXIT_COMMAND_NOT_FOUND,
-  parseSha256Output,
-  remoteCommands,
-} from './remote-commands.js';
+import { assertRemotePath, remoteCommands } from './remote-commands.js';
+import { RemoteSha256 } from './remote-sha256.js';
 import {
   closeRemote,
   hasExtension,
@@ -125,8 +121,7 @@ export class SshTransport implements MachineTransport {
   readonly #authKind: 'certificate' | 'key';
   #connection: Promise<SshConnection> | undefined;
   #degraded = false;
-  /** Hashing tools the machine may have, in order of preference; missing ones are dropped. */
-  readonly #hashTools = new Set<'openssl' | 'sha256sum'>(['openssl', 'sha256sum']);
+  readonly #sha256: RemoteSha256;
   #closed = false;
 
   private constructor(options: SshTransportOptions) {
@@ -137,6 +132,7 @@ export class SshTransport implements MachineTransport {
         ? new FileHostKeyStore(options.hostKeys)
         : options.hostKeys;
     this.#address = resolveAddress(options);
+    this.#sha256 = new RemoteSha256(this.machineId, options.logger);
 
     const auth = options.auth;
     if ('privateKey' in auth) {
@@ -274,34 +270,6 @@ export class SshTransport implements MachineTransport {
   }
 
   /**
-   * Returns the sha256 of a file as the machine computes it, or undefined when the machine
-   * has no hashing tool. `openssl dgst` is tried first because it uses the CPU's SHA
-   * instructions (about 4x faster than coreutils sha256sum here), then `sha256sum`.
-   */
-  async #remoteSha256(connection: SshConnection, path: string): Promise<string | undefined> {
-    const tools = this.#hashTools;
-    for (const tool of [...tools]) {
-      const argv =
-        tool === 'openssl' ? remoteCommands.sha256Openssl(path) : remoteCommands.sha256(path);
-      const output = await connection.exec(argv, { allowFailure: true, timeoutMs: 15 * 60_000 });
-      if (output.exitCode === EXIT_COMMAND_NOT_FOUND) {
-        tools.delete(tool);
-        this.#options.logger?.debug('ssh hash tool missing', { machine_id: this.machineId, tool });
-        continue;
-      }
-
-      const digest = parseSha256Output(output.stdout.toString('utf8'));
-      if (output.exitCode === 0 && digest) return digest;
-      throw new TransportError(
-        'TRANSPORT_COMMAND_FAILED',
-        `${tool} could not hash ${path} on machine ${this.machineId}: ${output.stderr.toString('utf8').trim()}`,
-        { machineId: this.machineId, path, hint: 'check the file still exists and is readable' },
-      );
-    }
-    return undefined;
-  }
-
-  /**
    * Runs a transfer attempt, reconnecting after a dropped connection and continuing from the
    * partial file, at most `maxReconnects` times. After a protocol error the next attempts
    * send one request at a time.
@@ -339,7 +307,8 @@ export class SshTransport implements MachineTransport {
           machineId: this.machineId,
           degraded: this.#degraded,
           watch,
-          remoteSha256: (remote) => this.#remoteSha256(session.connection, remote),
+          remoteSha256: (remote) => this.#sha256.compute(session.connection, remote),
+          prepareRemoteSha256: (remote) => this.#sha256.prepare(session.connection, remote),
         };
         const result = await watch.guard(attempt(context, plan));
         succeeded = true;

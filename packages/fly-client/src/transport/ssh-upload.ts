@@ -6,6 +6,7 @@ import { TransportError } from './errors.js';
 import { hashFilePrefix, localFileSize, partialPath } from './local-files.js';
 import type { TransferResult } from './machine-transport.js';
 import { parseDiskFreeOutput, remoteCommands } from './remote-commands.js';
+import type { PreparedSha256 } from './remote-sha256.js';
 import {
   availableBytesRemote,
   closeRemote,
@@ -25,7 +26,6 @@ import {
   sizeMismatch,
   type TransferPlan,
 } from './transfer-attempt.js';
-import type { TransferWatch } from './transfer-watch.js';
 
 /**
  * Uploads `localPath` to the partial name of `remotePath` over SFTP, in one attempt. The
@@ -40,7 +40,7 @@ export async function uploadOnce(
   remotePath: string,
   plan: TransferPlan,
 ): Promise<{ result: TransferResult; temporary: string }> {
-  const { sftp, machineId, watch } = context;
+  const { sftp, machineId } = context;
   const startedAt = Date.now();
   const total = await localFileSize(localPath, machineId);
 
@@ -48,8 +48,39 @@ export async function uploadOnce(
   const folderInfo = await statRemote(sftp, folder);
   if (!folderInfo?.isDirectory()) throw remoteNotFound(machineId, folder, 'folder');
 
-  // Continue a remote partial file from an earlier attempt when it is not longer than the source.
+  // The machine's hash session opens now, so its start overlaps the transfer. It hashes only
+  // after every write was acknowledged.
   const temporary = partialPath(remotePath);
+  const remoteHash = context.prepareRemoteSha256(temporary);
+  try {
+    const upload = { localPath, remotePath, temporary, total, startedAt, remoteHash };
+    return await uploadToPartial(context, upload, plan);
+  } finally {
+    remoteHash.cancel();
+  }
+}
+
+/** One upload attempt's files, size, start time and prepared machine-side hash. */
+interface UploadAttempt {
+  localPath: string;
+  remotePath: string;
+  /** Partial name on the machine that the bytes go to before the rename. */
+  temporary: string;
+  total: number;
+  startedAt: number;
+  remoteHash: PreparedSha256;
+}
+
+async function uploadToPartial(
+  context: SshTransferContext,
+  upload: UploadAttempt,
+  plan: TransferPlan,
+): Promise<{ result: TransferResult; temporary: string }> {
+  const { sftp, machineId, watch } = context;
+  const { localPath, remotePath, temporary, total, startedAt, remoteHash } = upload;
+  const folder = posix.dirname(remotePath);
+
+  // Continue a remote partial file from an earlier attempt when it is not longer than the source.
   const existing = plan.resume ? await statRemote(sftp, temporary) : undefined;
   const start = existing?.isFile() && existing.size <= total ? existing.size : 0;
   await assertRemoteSpace(context, folder, total - start, remotePath);
@@ -63,7 +94,7 @@ export async function uploadOnce(
   try {
     watch.throwIfFailed();
     const streamedDigest = await watch.guard(
-      streamFromLocal(context, localPath, temporary, start, total, hash, watch),
+      streamFromLocal(context, localPath, temporary, start, total, hash, remoteHash),
     );
     const localSha256 = hash.digest('hex');
 
@@ -103,9 +134,9 @@ async function streamFromLocal(
   start: number,
   total: number,
   hash: ReturnType<typeof createHash>,
-  watch: TransferWatch,
+  remoteHash: PreparedSha256,
 ): Promise<string | undefined> {
-  const { sftp, connection } = context;
+  const { sftp, connection, watch } = context;
   const local = await open(localPath, 'r');
   let remote: Buffer | undefined;
   try {
@@ -133,7 +164,7 @@ async function streamFromLocal(
     const durable = hasExtension(sftp, 'fsync@openssh.com')
       ? fsyncRemote(sftp, handle)
       : connection.exec(remoteCommands.sync(), { allowFailure: true });
-    const [, digest] = await Promise.all([durable, context.remoteSha256(temporary)]);
+    const [, digest] = await Promise.all([durable, remoteHash.run()]);
     return digest;
   } finally {
     await local.close();

@@ -109,6 +109,32 @@ describe('SshTransport against fly-sim', () => {
     expect(result.sha256).toBe(digest);
   });
 
+  it('hashes uploads without the waiting form', async () => {
+    const debugLines: string[] = [];
+    const factory = createSshTransportFactory({
+      app: APP,
+      auth: { certificate: flyCertificateIssuer(client, APP) },
+      hostKeys,
+      port: sim.sshPort,
+      logger: {
+        debug: (message) => debugLines.push(message),
+        info: () => undefined,
+        warn: () => undefined,
+      },
+    });
+    const transport = await factory(await client.machines.get(APP, machineId));
+    const first = await transport.upload(join(work, 'upload.db'), '/app/data/first.db');
+    const second = await transport.upload(join(work, 'upload.db'), '/app/data/second.db');
+    await transport.close();
+
+    // The sim's shell runs no `read`, so the first upload falls back and the second skips it.
+    expect(first.sha256).toBe(digest);
+    expect(second.sha256).toBe(digest);
+    expect(debugLines.filter((line) => line.startsWith('ssh prepared hash failed'))).toHaveLength(
+      1,
+    );
+  });
+
   it('refuses a stopped machine', async () => {
     const stopped = await sim.seedMachine(APP, { skipLaunch: true, volumeName: 'data_stopped' });
     const machine = await client.machines.get(APP, stopped.machineId);
