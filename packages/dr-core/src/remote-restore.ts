@@ -223,14 +223,22 @@ async function runRestoreSteps(
 
   const machine = await runStep(emit, 'restore', 'maintenance', async () => {
     const current = await client.machines.get(app, machineId);
-    if (
-      options.normalConfig !== undefined &&
-      current.state === 'started' &&
-      isMaintenanceConfig(current.config)
-    ) {
+    if (options.normalConfig !== undefined && isMaintenanceConfig(current.config)) {
       state.savedConfig = structuredClone(options.normalConfig);
       state.inMaintenance = true;
-      return current;
+      if (current.state === 'started') {
+        return current;
+      }
+      return applyConfig(client, app, machineId, maintenanceConfig(options.normalConfig), wait);
+    }
+    if (isMaintenanceConfig(current.config)) {
+      // Saving this config as the normal one would leave the app off after the restore.
+      throw new DrError(
+        'DR_REFUSED',
+        `machine ${machineId} was left in maintenance mode (its init runs sleep), so its normal config is unknown`,
+        'Put the app config back on it (fly machine update with the image and config it should run), then restore again.',
+        { machineId },
+      );
     }
     state.savedConfig = structuredClone(current.config);
     state.inMaintenance = true;
