@@ -10,6 +10,7 @@ import {
   describeMachines,
   imageRefOf,
   mountHolding,
+  rejectUnreachableTarget,
   selectSourceMachine,
 } from './source-machine.js';
 import { isMaintenanceConfig } from './stopped-config.js';
@@ -27,8 +28,9 @@ export const GENERATION_KEY = 'flydr_generation';
  *
  * @throws DrError `DR_UNKNOWN_REGION`, `DR_INVALID_INPUT` (same region), `DR_REFUSED`
  *   (another unfinished operation, no fitting volume), `DR_LOCKED` (a lease held by someone
- *   else), `DR_SPLIT_BRAIN` (a started machine in the target region), `DR_NO_CAPACITY`, and
- *   the source selection errors.
+ *   else), `DR_SPLIT_BRAIN` (a started machine in the target region), `DR_NO_CAPACITY`,
+ *   `DR_SOURCE_MACHINE` (a target machine on an unreachable host), and the source
+ *   selection errors.
  */
 export async function preflight(
   context: FailoverContext,
@@ -69,6 +71,7 @@ export async function preflight(
 
   const target = await findTarget(context, state, sourceVolumeSizeGb);
   if (target.machine !== undefined) {
+    rejectUnreachableTarget(target.machine, app);
     await refuseForeignLease(context, app, target.machine.id);
   }
 

@@ -95,7 +95,8 @@ export async function selectSourceMachine(
  * region, when given) that mounts the volume holding `databasePath`, in any state, since
  * a restore starts it in maintenance mode. With several, the one started machine wins.
  *
- * @throws DrError `DR_SOURCE_MACHINE` when none or several qualify.
+ * @throws DrError `DR_SOURCE_MACHINE` when none or several qualify, or when Fly reports
+ *   the chosen machine's host unreachable.
  */
 export async function selectTargetMachine(
   client: FlyClient,
@@ -109,7 +110,9 @@ export async function selectTargetMachine(
   );
   const where = selector.region === undefined ? '' : ` in region ${selector.region}`;
   if (selector.machineId !== undefined) {
-    return selected(findById(machines, selector.machineId, app, where), databasePath, app);
+    const machine = findById(machines, selector.machineId, app, where);
+    rejectUnreachableTarget(machine, app);
+    return selected(machine, databasePath, app);
   }
   const mounting = machines.filter((m) => mountHolding(m, databasePath) !== undefined);
   const started = mounting.filter((m) => m.state === 'started');
@@ -120,6 +123,7 @@ export async function selectTargetMachine(
     only = started[0];
   }
   if (only !== undefined) {
+    rejectUnreachableTarget(only, app);
     return selected(only, databasePath, app);
   }
   throw new DrError(
@@ -131,6 +135,25 @@ export async function selectTargetMachine(
       ? 'Check the app, region and database path.'
       : 'Name the target with the machine id or a region.',
     { databasePath },
+  );
+}
+
+/**
+ * Raises a clear error before anything changes when Fly reports the host of the machine
+ * that would receive the database unreachable, because every update of it would fail.
+ *
+ * @throws DrError `DR_SOURCE_MACHINE` naming the machine and its region.
+ */
+export function rejectUnreachableTarget(machine: Machine, app: string): void {
+  if (machine.host_status !== 'unreachable') {
+    return;
+  }
+  const region = machine.region ?? 'its region';
+  throw new DrError(
+    'DR_SOURCE_MACHINE',
+    `target machine ${machine.id} of app ${app} in ${region} is on a host that Fly reports unreachable (host_status unreachable), so its database cannot be written; nothing was changed`,
+    `Wait until \`fly machine status ${machine.id}\` shows the host back, then run the command again.`,
+    { machineId: machine.id, region },
   );
 }
 
