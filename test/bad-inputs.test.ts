@@ -184,3 +184,145 @@ describe('hostile names', () => {
     });
   }
 });
+
+/** A machine list body that the sim sends in place of the real one. */
+interface BodyCase {
+  name: string;
+  /** Builds the body from the app's one real machine. */
+  body: (machine: Record<string, unknown>) => unknown;
+  /** Error line after `flydr: machines.list: unexpected response from GET ...: `. */
+  message: string;
+}
+
+const mebibyte = 'x'.repeat(1024 * 1024);
+
+/** Machine list bodies with missing fields, wrong types and huge strings. */
+const badMachineBodies: BodyCase[] = [
+  {
+    name: 'a missing id',
+    body: ({ id: _id, ...rest }) => [rest],
+    message: 'at $[0].id expected string',
+  },
+  {
+    name: 'a missing config image',
+    body: (machine) => [
+      {
+        ...machine,
+        config: { ...(machine.config as object), image: undefined },
+      },
+    ],
+    message: 'at $[0].config.image expected string',
+  },
+  {
+    name: 'a numeric state',
+    body: (machine) => [{ ...machine, state: 42 }],
+    message: 'at $[0].state expected string',
+  },
+  {
+    name: 'mounts as a string',
+    body: (machine) => [
+      {
+        ...machine,
+        config: { ...(machine.config as object), mounts: 'data' },
+      },
+    ],
+    message: 'at $[0].config.mounts expected array',
+  },
+  {
+    name: 'an object for the list',
+    body: (machine) => ({ machines: [machine] }),
+    message: 'at $ expected array',
+  },
+  {
+    name: 'a 1 MiB id',
+    body: (machine) => [{ ...machine, id: mebibyte }],
+    message: 'at $[0].id expected a string of at most 256 characters',
+  },
+  {
+    name: 'a 1 MiB name',
+    body: (machine) => [{ ...machine, name: mebibyte }],
+    message: 'at $[0].name expected a string of at most 256 characters',
+  },
+  {
+    name: 'a 1 MiB region',
+    body: (machine) => [{ ...machine, region: mebibyte }],
+    message: 'at $[0].region expected a string of at most 256 characters',
+  },
+];
+
+describe('bad API bodies', () => {
+  /** Fetches the machine list as the sim sends it, to change one field at a time. */
+  async function realMachines(): Promise<Record<string, unknown>[]> {
+    const response = await fetch(`${sim.apiUrl}/v1/apps/${target.app}/machines`, {
+      headers: { authorization: `Bearer ${sim.token}` },
+    });
+    return (await response.json()) as Record<string, unknown>[];
+  }
+
+  /** Names of the files in the state folder, without the catalog's own files. */
+  function stateFiles(): string[] {
+    return readdirSync(target.stateDir)
+      .filter((name) => !name.startsWith('catalog.sqlite'))
+      .sort();
+  }
+
+  /** Runs `args` while the sim sends `body` for every machine list. */
+  async function withMachineList(body: unknown, args: string[]): Promise<CliRun> {
+    const fault = sim.injectFault({
+      method: 'GET',
+      path: '/v1/apps/:app/machines',
+      status: 200,
+      body,
+      times: 1000,
+    });
+    try {
+      return await flydr(args);
+    } finally {
+      fault.remove();
+    }
+  }
+
+  for (const { name, body, message } of badMachineBodies) {
+    for (const command of [['backup'], ['status']]) {
+      it(`${command.join(' ')} names ${name}`, async () => {
+        const [first, ...rest] = await realMachines();
+        const before = backupsListShape.parse(jsonOf(await flydr(['backups', 'list', '--json'])));
+        const files = stateFiles();
+
+        const run = await withMachineList(body(first as Record<string, unknown>), command);
+
+        expect(rest).toEqual([]);
+        expect(run.code, run.stderr.slice(0, 2000)).toBe(1);
+        expect(errorLines(run)).toEqual([
+          `flydr: machines.list: unexpected response from GET /v1/apps/${target.app}/machines: ${message}`,
+        ]);
+        expect(run.stderr).toMatch(/^ {2}next: .*report it/m);
+        expect(run.stderr.length).toBeLessThan(2000);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).not.toMatch(/^\s+at /m);
+        const after = backupsListShape.parse(jsonOf(await flydr(['backups', 'list', '--json'])));
+        expect(after.backups.map((backup) => backup.id)).toEqual(
+          before.backups.map((backup) => backup.id),
+        );
+        expect(stateFiles()).toEqual(files);
+      });
+    }
+  }
+
+  it('backup accepts extra fields', async () => {
+    const machines = await realMachines();
+    const body = machines.map((machine) => ({
+      ...machine,
+      future_field: { nested: [1, 2, 3] },
+      config: { ...(machine.config as object), future_setting: true },
+    }));
+    const before = backupsListShape.parse(jsonOf(await flydr(['backups', 'list', '--json'])));
+
+    const run = await withMachineList(body, ['backup', '--json']);
+
+    expect(run.code, run.stderr).toBe(0);
+    const { backup } = backupResultShape.parse(jsonOf(run));
+    expect(backup.machineId).toBe(target.machineId);
+    expect(before.backups.map((b) => b.id)).not.toContain(backup.id);
+  });
+});

@@ -23,6 +23,9 @@ function describeExpected(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') return issue.expected;
   if (issue.code === 'invalid_union') return 'one of the documented shapes';
   if (issue.code === 'invalid_value') return `one of ${issue.values.map(String).join(', ')}`;
+  if (issue.code === 'too_big' && issue.origin === 'string') {
+    return `a string of at most ${issue.maximum} characters`;
+  }
   return issue.message;
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema, stringMapSchema, timestampSchema } from './common.js';
+import { durationSchema, identifierSchema, stringMapSchema, timestampSchema } from './common.js';
 
 /** `config.guest`: CPU kind and count, memory. */
 export const machineGuestSchema = z.looseObject({
@@ -114,13 +114,13 @@ export const machineEventSchema = z.looseObject({
 });
 
 const machineFields = {
-  id: z.string(),
-  name: z.string(),
+  id: identifierSchema,
+  name: identifierSchema,
   // Open string: Fly adds states over time (created, started, stopped, replacing, ...).
-  state: z.string(),
-  region: z.string(),
-  instance_id: z.string().optional(),
-  private_ip: z.string().optional(),
+  state: identifierSchema,
+  region: identifierSchema,
+  instance_id: identifierSchema.optional(),
+  private_ip: identifierSchema.optional(),
   image_ref: imageRefSchema.nullish(),
   incomplete_config: z.unknown().optional(),
   events: z.array(machineEventSchema).nullish(),

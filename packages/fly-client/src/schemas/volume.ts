@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { timestampSchema } from './common.js';
+import { identifierSchema, timestampSchema } from './common.js';
 
 /** A volume as returned by list, get, create, update and delete; unknown fields are kept. */
 export const volumeSchema = z.looseObject({
-  id: z.string(),
-  name: z.string(),
+  id: identifierSchema,
+  name: identifierSchema,
   // Open string: creating, created, extending, restoring, hydrating, pending_destroy, ...
-  state: z.string(),
+  state: identifierSchema,
   size_gb: z.number(),
-  region: z.string(),
+  region: identifierSchema,
   zone: z.string().nullish(),
   encrypted: z.boolean().nullish(),
   attached_machine_id: z.string().nullish(),
