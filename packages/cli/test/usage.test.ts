@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, repoRoot } from './helpers/build.js';
 import { errorShape, standbyConfigShape } from './helpers/json-shapes.js';
@@ -72,6 +73,30 @@ describe('flydr help', () => {
     const run = await runCli(['backups', 'list', '--colour']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/colour/);
+  });
+
+  it('links a bin that exists before the build', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'packages/cli/package.json'), 'utf8'));
+    const bin = join(repoRoot, 'packages/cli', manifest.bin.flydr);
+    expect(bin).not.toContain(`${sep}dist${sep}`);
+    expect(manifest.files).toContain(relative(join(repoRoot, 'packages/cli'), bin).split(sep)[0]);
+    expect(statSync(bin).mode & 0o111).not.toBe(0);
+  });
+
+  it('runs the build through the bin', async () => {
+    const run = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [join(repoRoot, 'packages/cli/bin/flydr.js'), '--version'],
+        { timeout: 30_000 },
+        (error, stdout) => {
+          if (error && typeof error.code !== 'number') reject(error);
+          else resolve({ code: error ? (error.code as number) : 0, stdout });
+        },
+      );
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 
   it('prints the package version', async () => {
