@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { type FileHandle, open, rm } from 'node:fs/promises';
 import { posix } from 'node:path';
 
 import { TransportError } from './errors.js';
@@ -297,22 +297,28 @@ export class ExecTransport implements MachineTransport {
     plan: TransferPlan,
   ): Promise<TransferResult> {
     const startedAt = Date.now();
-    const info = await this.stat(remotePath, plan.options);
-    if (!info) throw remoteNotFound(this.machineId, remotePath);
-    const total = info.size;
-
-    // Resume from a whole number of the smallest chunk, so block offsets stay aligned.
-    const temporary = partialPath(localPath);
-    const existing = plan.resume ? ((await existingSize(temporary)) ?? 0) : 0;
-    const start = existing <= total ? existing - (existing % this.#minChunkSize) : 0;
-    const hash = createHash('sha256');
-    await hashFilePrefix(temporary, start, hash);
-    await assertLocalSpace(localPath, total - start, this.machineId);
-
-    const file = await open(temporary, start > 0 ? 'r+' : 'w', 0o600);
-    const watch = this.#watch(plan, total, start, remotePath);
+    // The watch starts before the setup calls, so a stalled call is bound by the same limits.
+    const watch = this.#watch(plan, remotePath);
+    let file: FileHandle | undefined;
     let succeeded = false;
     try {
+      watch.throwIfFailed();
+      const info = await watch.guard(this.stat(remotePath, plan.options));
+      if (!info) throw remoteNotFound(this.machineId, remotePath);
+      const total = info.size;
+
+      // Resume from a whole number of the smallest chunk, so block offsets stay aligned.
+      const temporary = partialPath(localPath);
+      const existing = plan.resume ? ((await existingSize(temporary)) ?? 0) : 0;
+      const start = existing <= total ? existing - (existing % this.#minChunkSize) : 0;
+      const hash = createHash('sha256');
+      // Hashing a large partial file moves no bytes, but the deadline still applies.
+      watch.pauseIdle();
+      await watch.guard(hashFilePrefix(temporary, start, hash));
+      await assertLocalSpace(localPath, total - start, this.machineId);
+
+      file = await open(temporary, start > 0 ? 'r+' : 'w', 0o600);
+      watch.begin(total, start);
       watch.throwIfFailed();
       await file.truncate(start);
       let offset = start;
@@ -343,7 +349,7 @@ export class ExecTransport implements MachineTransport {
     } catch (error) {
       throw watch.failure ?? error;
     } finally {
-      await file.close().catch(() => undefined);
+      await file?.close().catch(() => undefined);
       watch.finish(succeeded);
     }
   }
@@ -431,23 +437,33 @@ export class ExecTransport implements MachineTransport {
     const startedAt = Date.now();
     const signal = plan.options.signal;
     const total = await localFileSize(localPath, this.machineId);
-    const folder = posix.dirname(remotePath);
-    const folderCheck = await this.#call(remoteCommands.testDirectory(folder), undefined, signal);
-    if (folderCheck.exitCode !== 0) throw remoteNotFound(this.machineId, folder, 'folder');
-
-    // Continue a remote partial file when it is not longer than the source.
-    const temporary = partialPath(remotePath);
-    const existing = plan.resume ? await this.stat(temporary, plan.options) : undefined;
-    const start = existing && existing.size <= total ? existing.size : 0;
-    if (start === 0) await this.#run(remoteCommands.truncate(temporary), signal);
-    await this.#assertRemoteSpace(folder, total - start, remotePath);
-
-    const hash = createHash('sha256');
-    await hashFilePrefix(localPath, start, hash);
-    const file = await open(localPath, 'r');
-    const watch = this.#watch(plan, total, start, remotePath);
+    // The watch starts before the setup calls, so a stalled call is bound by the same limits.
+    const watch = this.#watch(plan, remotePath);
+    let file: FileHandle | undefined;
     let succeeded = false;
     try {
+      watch.throwIfFailed();
+      const folder = posix.dirname(remotePath);
+      const folderCheck = await watch.guard(
+        this.#call(remoteCommands.testDirectory(folder), undefined, signal),
+      );
+      if (folderCheck.exitCode !== 0) throw remoteNotFound(this.machineId, folder, 'folder');
+
+      // Continue a remote partial file when it is not longer than the source.
+      const temporary = partialPath(remotePath);
+      const existing = plan.resume
+        ? await watch.guard(this.stat(temporary, plan.options))
+        : undefined;
+      const start = existing && existing.size <= total ? existing.size : 0;
+      if (start === 0) await watch.guard(this.#run(remoteCommands.truncate(temporary), signal));
+      await watch.guard(this.#assertRemoteSpace(folder, total - start, remotePath));
+
+      const hash = createHash('sha256');
+      // Hashing a large local prefix moves no bytes, but the deadline still applies.
+      watch.pauseIdle();
+      await watch.guard(hashFilePrefix(localPath, start, hash));
+      file = await open(localPath, 'r');
+      watch.begin(total, start);
       watch.throwIfFailed();
       let offset = start;
       while (offset < total) {
@@ -474,7 +490,7 @@ export class ExecTransport implements MachineTransport {
     } catch (error) {
       throw watch.failure ?? error;
     } finally {
-      await file.close();
+      await file?.close();
       watch.finish(succeeded);
     }
   }
@@ -556,10 +572,9 @@ export class ExecTransport implements MachineTransport {
     return digest;
   }
 
-  #watch(plan: TransferPlan, total: number, start: number, path: string): TransferWatch {
+  /** Starts the watch of one attempt; {@link TransferWatch.begin} sets its size later. */
+  #watch(plan: TransferPlan, path: string): TransferWatch {
     return new TransferWatch({
-      total,
-      startBytes: start,
       idleTimeoutMs: plan.options.idleTimeoutMs ?? 120_000,
       deadlineAt: plan.deadlineAt,
       signal: plan.options.signal,

@@ -133,6 +133,25 @@ describe('ExecTransport', () => {
     expect(await exists(target)).toBe(false);
   });
 
+  it('bounds a stalled setup call', async () => {
+    const transport = await ExecTransport.connect(options());
+    const received = endpoint.commands.length;
+    // Each command now waits 3 s before the endpoint runs and records it, far past the 300 ms
+    // deadline, so the upload must fail while its first setup call is still pending.
+    endpoint.limits = { delayMs: 3000 };
+    const error = await rejection(
+      transport.upload(source, join(work, 'stalled.db'), { deadlineMs: 300 }),
+    );
+    // Calls of earlier tests may still land, so only the upload's own partial file counts.
+    const sent = endpoint.commands
+      .slice(received)
+      .filter((argv) => argv.some((arg) => arg.includes('stalled.db')));
+    endpoint.limits = {};
+
+    expect(isTransportError(error, 'TRANSPORT_TIMEOUT')).toBe(true);
+    expect(sent).toEqual([]);
+  });
+
   it('resumes a partial download', async () => {
     const target = join(work, 'resumed.db');
     await writeFile(`${target}.flydr-partial`, content.subarray(0, 100_000));
