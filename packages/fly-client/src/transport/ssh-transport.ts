@@ -98,6 +98,13 @@ const PROTOCOL_ERROR =
   /malformed|bad packet|unexpected|more data than requested|invalid (packet|padding)/i;
 
 /**
+ * Messages of errors that ssh2 (1.17) and the SFTP helpers give requests cut off by a dropped
+ * connection or channel.
+ */
+const DROPPED_ERROR =
+  /no response from server|not connected|channel open failure|unable to exec|channel closed|got no reply/i;
+
+/**
  * Machine file transport over SSH/SFTP (ssh2), with certificate login, pinned host keys,
  * a check that the session reached the right machine, and verified, resumable transfers.
  *
@@ -327,7 +334,7 @@ export class SshTransport implements MachineTransport {
           plan.resume = false;
           continue;
         }
-        const lost = this.#asConnectionLost(error);
+        const lost = this.#asConnectionLost(error, connection);
         if (!lost || reconnects >= maxReconnects) throw lost ?? error;
         reconnects += 1;
         this.#options.logger?.warn('ssh transfer reconnecting', {
@@ -346,15 +353,30 @@ export class SshTransport implements MachineTransport {
     }
   }
 
-  /** Returns a TRANSPORT_CONNECTION_LOST error when `error` means the connection is gone. */
-  #asConnectionLost(error: unknown): TransportError | undefined {
+  /**
+   * Returns a TRANSPORT_CONNECTION_LOST error when `error` means the connection or its SFTP
+   * channel is gone, so the transfer reconnects. Other errors, such as a local file that
+   * cannot be read, return undefined and end the transfer as they are.
+   */
+  #asConnectionLost(
+    error: unknown,
+    connection: SshConnection | undefined,
+  ): TransportError | undefined {
     if (isTransportError(error))
       return error.code === 'TRANSPORT_CONNECTION_LOST' ? error : undefined;
     if (sftpStatus(error) !== undefined) return undefined;
     if (!(error instanceof Error)) return undefined;
 
     const level = (error as { level?: string }).level;
-    if (level === 'protocol' || PROTOCOL_ERROR.test(error.message)) this.#degraded = true;
+    const protocol = level === 'protocol' || PROTOCOL_ERROR.test(error.message);
+    const dropped =
+      connection?.closed === true ||
+      connection?.sftpProtocolError !== undefined ||
+      typeof level === 'string' ||
+      DROPPED_ERROR.test(error.message);
+    if (!protocol && !dropped) return undefined;
+
+    if (protocol) this.#degraded = true;
     return new TransportError(
       'TRANSPORT_CONNECTION_LOST',
       `SSH connection to machine ${this.machineId} lost: ${error.message}`,

@@ -150,7 +150,15 @@ async function streamFromLocal(
       produce: async (offset, target) => {
         const { bytesRead } = await local.read(target, 0, target.length, offset);
         if (bytesRead !== target.length) {
-          throw new Error(`local file ${localPath} changed size during the upload`);
+          throw new TransportError(
+            'TRANSPORT_INVALID_INPUT',
+            `local file ${localPath} changed size during the upload`,
+            {
+              machineId: context.machineId,
+              path: localPath,
+              hint: 'stop what writes to the file, or upload a copy of it, then run the upload again',
+            },
+          );
         }
         hash.update(target);
       },

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +161,47 @@ describe('SshTransport faults on an ssh2 server', () => {
     expect(isTransportError(error, 'TRANSPORT_CHECKSUM_MISMATCH')).toBe(true);
     expect(await exists(target)).toBe(false);
     expect(await exists(`${target}.flydr-partial`)).toBe(false);
+  });
+
+  it('fails a shrinking local file at once', async () => {
+    const shrinking = join(work, 'shrinking.db');
+    await writeFile(shrinking, randomBytes(8 * 1024 * 1024));
+    const connectionsBefore = server.connections;
+    const transport = await SshTransport.connect(options());
+    const target = join(work, 'shrinking-upload.db');
+
+    // The first acknowledged write truncates the source, so the next local read comes up short.
+    let truncated = false;
+    const error = await rejection(
+      transport.upload(shrinking, target, {
+        onProgress: () => {
+          if (truncated) return;
+          truncated = true;
+          void writeFile(shrinking, '');
+        },
+      }),
+    );
+    await transport.close();
+
+    expect(isTransportError(error, 'TRANSPORT_INVALID_INPUT')).toBe(true);
+    expect((error as Error).message).toContain('changed size during the upload');
+    expect(server.connections - connectionsBefore).toBe(1);
+    expect(await exists(target)).toBe(false);
+  });
+
+  it('does not reconnect after a local error', async () => {
+    const target = join(work, 'blocked.db');
+    // A folder under the partial name makes the local open fail with EISDIR.
+    await mkdir(`${target}.flydr-partial`);
+    const connectionsBefore = server.connections;
+    const transport = await SshTransport.connect(options());
+
+    const error = await rejection(transport.download(source, target));
+    await transport.close();
+
+    expect((error as NodeJS.ErrnoException).code).toBe('EISDIR');
+    expect(server.connections - connectionsBefore).toBe(1);
+    expect(await exists(target)).toBe(false);
   });
 
   it('reports a full local disk', async () => {
