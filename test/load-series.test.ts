@@ -25,7 +25,7 @@ const HEAP_MARGIN_BYTES = 8e6;
 /**
  * RSS may grow by at most this much from backup 10 to backup 100. RSS also counts heap pages
  * that V8 keeps after a GC, so this margin is wider than the heap's. Runs here grew by 12 to
- * 28 MB, about 19 MB of it V8's heap capacity, and by 9 MB more from backup 100 to 300. A
+ * 29 MB, about 19 MB of it V8's heap capacity, and by 9 MB more from backup 100 to 300. A
  * leak of 1 MB per backup would add 90 MB.
  */
 const RSS_MARGIN_BYTES = 48e6;
