@@ -7,8 +7,10 @@ import {
   ExitCode,
   exitCodeOf,
   type FaultContext,
+  faultSeed,
   missing,
   rejection,
+  seededRandom,
   setUpFaultApp,
   simRunOptions,
   volumeIds,
@@ -247,6 +249,109 @@ describe('429 storm longer than the client retries', () => {
     expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(fault.hits).toBe(25);
     expect(listed.map((item) => item.id)).toEqual([first.id]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+});
+
+// One seed for the file; FLYDR_FAULT_SEED=<n> replays a run.
+const seed = faultSeed();
+const random = seededRandom(seed);
+
+/**
+ * Returns a cut offset from 1,000 to 8,000 bytes: from inside the SSH handshake to past the
+ * first pages of the database, which every operation moves.
+ */
+function dropOffset(): number {
+  return 1_000 + Math.floor(random() * 7_000);
+}
+
+describe(`SSH drop at a random byte (FLYDR_FAULT_SEED=${seed})`, () => {
+  it('backup completes', async () => {
+    const ctx = await setUpFaultApp();
+    const committed = ctx.sim.appWriter(ctx.machineId).committedIds();
+    const offset = dropOffset();
+    const drop = ctx.sim.dropSshAfterBytes(ctx.machineId, offset, { times: 1 });
+
+    const backup = await ctx.dr.backup();
+    const listed = await ctx.dr.list();
+    await ctx.dr.close();
+
+    expect(drop.cuts, `offset ${offset}`).toBe(1);
+    expect(listed.map((item) => item.id)).toEqual([backup.id]);
+    expect(missing(committed, databaseIds(backup.path))).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('restore completes', async () => {
+    const ctx = await setUpFaultApp();
+    const backup = await ctx.dr.backup();
+    const offset = dropOffset();
+    const drop = ctx.sim.dropSshAfterBytes(ctx.machineId, offset, { times: 1 });
+
+    const report = await ctx.dr.restore(backup.id, restoreOptions(ctx.sim, ctx.machineId));
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(drop.cuts, `offset ${offset}`).toBe(1);
+    expect(report.preRestoreBackup?.status).toBe('verified');
+    expect(missing(databaseIds(backup.path), volumeIds(ctx.sim, ctx.app, ctx.machineId))).toEqual(
+      [],
+    );
+    expect(ctx.sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('failover completes', async () => {
+    const ctx = await setUpFaultApp();
+    const offset = dropOffset();
+    const drop = ctx.sim.dropSshAfterBytes(ctx.machineId, offset, { times: 1 });
+
+    const report = await ctx.dr.failover({ to: 'sin', ...simRunOptions(ctx.sim) });
+    const nrtRows = ctx.sim.appWriter(ctx.machineId).committedIds();
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(drop.cuts, `offset ${offset}`).toBe(1);
+    expect(ctx.sim.appWriter(report.targetMachineId).running()).toBe(true);
+    expect(missing(nrtRows, volumeIds(ctx.sim, ctx.app, report.targetMachineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('failback completes', async () => {
+    const ctx = await setUpFaultApp();
+    const sinId = await failOverToSin(ctx);
+    const offset = dropOffset();
+    const drop = ctx.sim.dropSshAfterBytes(ctx.machineId, offset, { times: 1 });
+
+    const back = await ctx.dr.failback(simRunOptions(ctx.sim));
+    const sinRows = ctx.sim.appWriter(sinId).committedIds();
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(drop.cuts, `offset ${offset}`).toBe(1);
+    expect(back.targetMachineId).toBe(ctx.machineId);
+    expect(ctx.sim.appWriter(ctx.machineId).running()).toBe(true);
+    expect(missing(sinRows, volumeIds(ctx.sim, ctx.app, ctx.machineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(ctx.sim.violations()).toEqual([]);
+  });
+
+  it('sync completes', async () => {
+    const ctx = await setUpFaultApp();
+    const standbyId = await standbyInSin(ctx);
+    const committed = ctx.sim.appWriter(ctx.machineId).committedIds();
+    const offset = dropOffset();
+    const drop = ctx.sim.dropSshAfterBytes(standbyId, offset, { times: 1 });
+
+    const report = await ctx.dr.sync({ from: 'nrt', to: 'sin' });
+    const status = await ctx.dr.status();
+    await ctx.dr.close();
+
+    expect(drop.cuts, `offset ${offset}`).toBe(1);
+    expect(missing(committed, volumeIds(ctx.sim, ctx.app, report.targetMachineId))).toEqual([]);
+    expect(status.unfinishedOperations).toEqual([]);
     expect(ctx.sim.violations()).toEqual([]);
   });
 });

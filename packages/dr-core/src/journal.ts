@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { DrError } from './errors.js';
+import { DrError, isNoSpaceError } from './errors.js';
 
 /** Kinds of journaled operation. */
 export type OperationKind = 'failover' | 'failback' | 'sync';
@@ -110,7 +110,7 @@ export class OperationJournal {
       );
       for (const [position, name] of stepNames.entries()) step.run(id, position, name);
     });
-    insert();
+    this.write(insert);
     return id;
   }
 
@@ -166,7 +166,7 @@ export class OperationJournal {
         .run(JSON.stringify(state), new Date().toISOString(), id);
       this.updateStep(id, position, 'done', { finished_at: new Date().toISOString() });
     });
-    apply();
+    this.write(apply);
   }
 
   /** Marks a step failed with its error message. */
@@ -187,14 +187,39 @@ export class OperationJournal {
         .prepare('UPDATE operations SET state = ?, updated_at = ? WHERE id = ?')
         .run(JSON.stringify(state), new Date().toISOString(), id);
     });
-    apply();
+    this.write(apply);
   }
 
   /** Sets the operation's status, its owning process and its error message. */
   setStatus(id: string, status: OperationStatus, error: string | null = null): void {
-    this.db
-      .prepare('UPDATE operations SET status = ?, pid = ?, error = ?, updated_at = ? WHERE id = ?')
-      .run(status, process.pid, error, new Date().toISOString(), id);
+    this.write(() =>
+      this.db
+        .prepare(
+          'UPDATE operations SET status = ?, pid = ?, error = ?, updated_at = ? WHERE id = ?',
+        )
+        .run(status, process.pid, error, new Date().toISOString(), id),
+    );
+  }
+
+  /**
+   * Runs a write, turning SQLite's full-disk error into a DrError.
+   *
+   * @throws DrError `DR_NO_SPACE` naming the catalog file.
+   */
+  private write(fn: () => unknown): void {
+    try {
+      fn();
+    } catch (error) {
+      if (!isNoSpaceError(error)) {
+        throw error;
+      }
+      throw new DrError(
+        'DR_NO_SPACE',
+        `writing the operation journal in ${this.db.name} failed: no space left on the device`,
+        'Free space on the disk of the state directory, then run the command again. An operation that already started continues with `flydr resume` or rolls back with `flydr abort`.',
+        { path: this.db.name, cause: error },
+      );
+    }
   }
 
   private updateStep(
@@ -204,14 +229,16 @@ export class OperationJournal {
     fields: Record<string, string | null>,
   ) {
     const assignments = Object.keys(fields).map((name) => `${name} = @${name}`);
-    this.db
-      .prepare(
-        `UPDATE operation_steps SET status = @status${assignments.length ? `, ${assignments.join(', ')}` : ''} WHERE operation_id = @id AND position = @position`,
-      )
-      .run({ ...fields, status, id, position });
-    this.db
-      .prepare('UPDATE operations SET updated_at = ? WHERE id = ?')
-      .run(new Date().toISOString(), id);
+    this.write(() => {
+      this.db
+        .prepare(
+          `UPDATE operation_steps SET status = @status${assignments.length ? `, ${assignments.join(', ')}` : ''} WHERE operation_id = @id AND position = @position`,
+        )
+        .run({ ...fields, status, id, position });
+      this.db
+        .prepare('UPDATE operations SET updated_at = ? WHERE id = ?')
+        .run(new Date().toISOString(), id);
+    });
   }
 
   private toRecord<State>(row: OperationRow): OperationRecord<State> {
