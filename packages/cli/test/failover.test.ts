@@ -101,6 +101,12 @@ describe('flydr failover and failback', () => {
     expect(await machineIds(target)).toEqual(before);
   });
 
+  it('reads an upper-case region in lower case', async () => {
+    const run = await flydr(target, ['failover', '--to', 'SIN', '--dry-run', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(dryRunShape.parse(jsonOf(run)).to).toBe('sin');
+  });
+
   it('refuses off a terminal without --yes', async () => {
     const run = await flydr(target, ['failover', '--to', 'sin']);
     expect(run.code).toBe(2);
