@@ -275,6 +275,28 @@ describe('machine updates on a 412 that persists', () => {
     expect(active.violations()).toEqual([]);
   });
 
+  it('sync names the machine and leaves the standby empty', async () => {
+    const ctx = await setUpFaultApp();
+    const active = ctx.sim;
+    const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+    const fault = active.injectFault(replacingStorm);
+
+    const error = await anyRejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+    const status = await ctx.dr.status();
+    const machine = await ctx.client.machines.get(ctx.app, standby.machineId as string);
+    await ctx.dr.close();
+
+    expect(fault.hits).toBe(4);
+    expect(error.code).toBe('DR_MACHINE_BUSY');
+    expect(error.message).toContain(`machine ${standby.machineId as string}`);
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
+    expect(volumeIds(active, ctx.app, standby.machineId as string)).toEqual([]);
+    expect(machine.state).toBe('stopped');
+    expect(active.appWriter(ctx.machineId).running()).toBe(true);
+    expect(status.unfinishedOperations).toEqual([]);
+    expect(active.violations()).toEqual([]);
+  });
+
   it('failback names the machine and keeps sin serving', async () => {
     const ctx = await setUpFaultApp();
     const failover = await failOverToSin(ctx);
