@@ -151,4 +151,8 @@ describe.each(['copy-validate', 'sqlite3-backup'] as const)('1 GiB backup, %s', 
   it('keeps small peak RSS under 150 MB', () => {
     expect(small.maxRssKb * 1024).toBeLessThan(PEAK_LIMIT_BYTES);
   });
+
+  it('leaves the database untouched', () => {
+    expect(sim.violations()).toEqual([]);
+  });
 });
