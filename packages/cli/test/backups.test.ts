@@ -235,6 +235,30 @@ describe('flydr restore', () => {
     ]);
   });
 
+  it('asks before replacing a leftover -wal file', async () => {
+    const path = join(target.dir, 'sidecar.db');
+    writeFileSync(`${path}-wal`, 'stale wal');
+    const names = () =>
+      readdirSync(target.dir)
+        .filter((name) => name.startsWith('sidecar.db'))
+        .sort();
+
+    const refused = await flydr(['restore', '2', '--to-file', path]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`replace ${path}-wal?`);
+    expect(refused.stderr).toMatch(/pass --yes/);
+    expect(names()).toEqual(['sidecar.db-wal']);
+
+    const run = await flydr(['restore', '2', '--to-file', path, '--yes', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(restoreFileShape.parse(jsonOf(run)).path).toBe(path);
+    expect(names()).toContain('sidecar.db');
+    expect(names()).not.toContain('sidecar.db-wal');
+    expect(names().filter((name) => /^sidecar\.db\.flydr-prev-\S+-wal$/.test(name))).toHaveLength(
+      1,
+    );
+  });
+
   it('names an unknown backup id', async () => {
     const run = await flydr(['restore', '42', '--to-file', join(target.dir, 'x.db')]);
     expect(run.code).toBe(2);

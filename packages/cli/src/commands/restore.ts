@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isDrError } from '@flydr/dr-core';
 import { backupJson } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
 import { UsageError } from '../exit-codes.js';
@@ -100,7 +101,18 @@ async function restoreToFile(
   if (existing.length > 0) {
     await context.confirm(`replace ${existing.join(', ')}? The old files are kept beside them.`);
   }
-  const restored = await dr.restoreToFile(backup.id, path, { force: existing.length > 0 });
+  const restored = await dr
+    .restoreToFile(backup.id, path, { force: existing.length > 0 })
+    .catch((error: unknown) => {
+      // dr-core's hint names its force option, but this command replaces files after the
+      // question above (or with --yes) and has no --force.
+      if (!isDrError(error) || error.code !== 'DR_FILE_EXISTS') throw error;
+      throw new UsageError(
+        error.message,
+        'choose another path, or run the command again and answer yes (or pass --yes); the old files are kept aside',
+        { cause: error },
+      );
+    });
 
   context.out.line(`restored backup ${backup.id} to ${restored.path}`);
   if (restored.previousPath) context.out.line(`  the old file is now ${restored.previousPath}`);
