@@ -5,7 +5,7 @@ import { parseDuration } from '../src/duration.js';
 import { reportError } from '../src/error-exit.js';
 import { createMachineAccess } from '../src/machine-access.js';
 import { parseWholeNumber } from '../src/number-option.js';
-import { checkRegionCode } from '../src/region-code.js';
+import { checkRegionCode, FALLBACK_REGION_CODES, requireKnownRegions } from '../src/region-code.js';
 import { usageErrorFor } from '../src/usage-message.js';
 
 describe('parseDuration', () => {
@@ -224,5 +224,31 @@ describe('usageErrorFor', () => {
     expect(error.hint).toBe(
       'for example `flydr failover --to sin`; run `flydr failover --help` for every option',
     );
+  });
+});
+
+describe('requireKnownRegions', () => {
+  // Nothing listens on port 1, so the platform region list cannot be read.
+  const offline = createFlyClient({
+    token: 'unused',
+    baseUrl: 'http://127.0.0.1:1',
+    retry: { maxAttempts: 1 },
+  });
+
+  it('accepts a built-in code when the API is unreachable', async () => {
+    await expect(requireKnownRegions(offline, ['sin', 'nrt'])).resolves.toBeUndefined();
+  });
+
+  it('rejects an unknown code when the API is unreachable', async () => {
+    const error = await requireKnownRegions(offline, ['sin', 'xyz']).catch((e: unknown) => e);
+    expect(reportError(error).exitCode).toBe(2);
+    expect((error as { code: string }).code).toBe('DR_UNKNOWN_REGION');
+    expect((error as Error).message).toMatch(
+      /^unknown region code "xyz"; the platform region list could not be read \(FLY_NETWORK\)/,
+    );
+  });
+
+  it('keeps the built-in codes sorted and unique', () => {
+    expect([...new Set(FALLBACK_REGION_CODES)].sort()).toEqual(FALLBACK_REGION_CODES);
   });
 });
