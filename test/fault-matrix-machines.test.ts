@@ -88,10 +88,22 @@ function notFoundCount(active: Sim, machineId: string): number {
 const HIDDEN_MS = 1_500;
 
 /** Starts a sim that hides new machines, and waits until the seeded machine shows. */
-async function setUpHidden(options: SimOptions = {}): Promise<FaultContext> {
-  const ctx = await setUpFaultApp({ notFoundAfterCreateMs: HIDDEN_MS, ...options });
+async function setUpHidden(options: SimOptions = {}, timeoutMs?: number): Promise<FaultContext> {
+  const ctx = await setUpFaultApp({ notFoundAfterCreateMs: HIDDEN_MS, ...options }, timeoutMs);
   await ctx.client.machines.get(ctx.app, ctx.machineId, { notFoundRetryMs: HIDDEN_MS * 2 });
   return ctx;
+}
+
+/** Waits until the sim has handled a machine create, and returns the create statuses. */
+async function handledCreates(active: Sim): Promise<number[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const creates = active.requests().filter((request) => request.action === 'machines.create');
+    if (creates.length > 0 || Date.now() > deadline) {
+      return creates.map((request) => request.status);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 const machineGet503: FaultSpec = {
@@ -157,6 +169,37 @@ describe('failover with a machine not found yet', () => {
     expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(failed.map((operation) => operation.status)).toEqual(['failed']);
     expect(aborted.status).toBe('aborted');
+  });
+});
+
+describe('failover after a create without a response', () => {
+  it('finds and removes the machine it made', async () => {
+    const ctx = await setUpHidden({}, 500);
+    const active = ctx.sim;
+    // The sim creates the machine at once but answers after 1.5 s, when the client has
+    // given up after 0.5 s.
+    const lateCreate: FaultSpec = {
+      method: 'POST',
+      path: '/v1/apps/:app/machines',
+      delayResponseMs: 1_500,
+      times: 1,
+    };
+
+    const error = await rejection(
+      ctx.dr.failover({
+        to: 'sin',
+        ...simRunOptions(active, { onRunnerEvent: injectAtStep(active, 'standby', [lateCreate]) }),
+      }),
+    );
+    const made = await handledCreates(active);
+    await expectNrtServing(ctx);
+    await ctx.dr.close();
+
+    expect(made).toEqual([200]);
+    expect(error.code).toBe('DR_OPERATION_FAILED');
+    expect(error.details.step).toBe('standby');
+    expect(error.details.rollbackErrors).toEqual([]);
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
   });
 });
 

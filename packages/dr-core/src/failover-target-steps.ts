@@ -1,4 +1,5 @@
-import { isFlyError } from '@flydr/fly-client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlyApiError, isFlyError } from '@flydr/fly-client';
 import { noCapacityError } from './capacity.js';
 import { checkDivergence } from './divergence-check.js';
 import { DrError } from './errors.js';
@@ -10,7 +11,7 @@ import type { Machine, MachineConfig } from './fly-types.js';
 import { waitForHealthy } from './machine-health.js';
 import { withOperationLease } from './machine-lease.js';
 import { applyConfig, maintenanceConfig } from './maintenance-mode.js';
-import { findMachine, getNewMachine } from './new-machine.js';
+import { findMachine, getNewMachine, NEW_MACHINE_NOT_FOUND_MS } from './new-machine.js';
 import { restoreOntoMachine } from './remote-restore.js';
 import { mountHolding } from './source-machine.js';
 import { applyConfigStopped, isMaintenanceConfig, stopAndWait } from './stopped-config.js';
@@ -118,18 +119,29 @@ export async function createStandbyMachine(
     return {};
   }
   const config = standbyConfig(state);
-  const earlier = await findByName(context, state);
+  const earlier = await findCreatedByName(context, state);
   if (earlier !== undefined) {
     return { targetMachineId: earlier.id, createdMachine: true, targetConfig: config };
   }
 
   const createdAt = Date.now();
-  const created = await context.client.machines.create(state.app, {
-    name: state.targetMachineName,
-    region: state.to,
-    config,
-    skip_launch: true,
-  });
+  context.journal.patchState(context.operationId, { machineCreateStartedAt: createdAt });
+  let created: Machine;
+  try {
+    created = await context.client.machines.create(state.app, {
+      name: state.targetMachineName,
+      region: state.to,
+      config,
+      skip_launch: true,
+    });
+  } catch (error) {
+    if (error instanceof FlyApiError && error.status !== undefined && error.status < 500) {
+      // Fly rejected the create, so there is no machine for the undo to look for. After a
+      // 5xx a proxy may have passed the create on, so the marker stays.
+      context.journal.patchState(context.operationId, { machineCreateStartedAt: undefined });
+    }
+    throw error;
+  }
   // Journaled before the wait, so a rollback or a resumed run finds the machine.
   const recorded = {
     targetMachineId: created.id,
@@ -175,7 +187,7 @@ export async function destroyStandbyMachine(
   const { client, journal, operationId } = context;
   const machine =
     state.targetMachineId === undefined
-      ? await findByName(context, state)
+      ? await findCreatedByName(context, state)
       : await findMachine(client, state.app, state.targetMachineId, newMachineCreatedAt(state));
   if (machine === undefined) {
     if (state.createdMachine === true && state.targetMachineId !== undefined) {
@@ -226,6 +238,37 @@ async function findByName(
   return machines.find(
     (machine) => machine.name === state.targetMachineName && machine.state !== 'destroyed',
   );
+}
+
+/**
+ * Finds the target machine by its recorded name. When a create was sent and its response
+ * never arrived (a timeout, a reset connection or a killed process), Fly may have created
+ * the machine without listing it yet. The list is then read again, with a doubling pause,
+ * until the machine shows or the 404 window after that create has passed.
+ */
+async function findCreatedByName(
+  context: FailoverContext,
+  state: FailoverState,
+): Promise<Machine | undefined> {
+  let found = await findByName(context, state);
+  const startedAt = state.machineCreateStartedAt;
+  if (found !== undefined || startedAt === undefined) {
+    return found;
+  }
+
+  const deadline = startedAt + NEW_MACHINE_NOT_FOUND_MS;
+  let pauseMs = 200;
+  while (found === undefined && Date.now() < deadline) {
+    context.logger.info('machine create got no response, looking for the machine it may have made', {
+      app: state.app,
+      name: state.targetMachineName,
+      pause_ms: pauseMs,
+    });
+    await sleep(Math.min(pauseMs, deadline - Date.now()));
+    pauseMs = Math.min(pauseMs * 2, 2_000);
+    found = await findByName(context, state);
+  }
+  return found;
 }
 
 /** Creation time of the target machine while this operation created it, else undefined. */

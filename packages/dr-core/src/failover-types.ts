@@ -66,6 +66,11 @@ export interface FailoverState extends FailoverParams {
   createdMachine?: boolean;
   /** When this operation created the target machine (Unix ms), for Fly's 404 window. */
   targetMachineCreatedAt?: number;
+  /**
+   * Set before the target machine's create (Unix ms) and kept unless Fly rejected it, to
+   * find the machine after a lost response or a crash.
+   */
+  machineCreateStartedAt?: number;
   /** Name given to a new target machine, to find it after a crash. */
   targetMachineName?: string;
   /** Config the target machine must end with (the app's normal config). */

@@ -14,6 +14,11 @@ export interface FaultSpec {
   body?: unknown;
   /** Delay before the response (or before the real handler runs, when no status is set). */
   delayMs?: number;
+  /**
+   * Delay after the real handler ran, before its response is sent, as when Fly acted on a
+   * request but the response comes late or not at all (the client gives up first).
+   */
+  delayResponseMs?: number;
   /** Reset the connection instead of sending a response. */
   reset?: boolean;
   /** How many matching requests the fault applies to. @default 1 */
@@ -53,11 +58,19 @@ export class FaultRegistry {
   /**
    * Adds a fault.
    *
-   * @throws Error when the spec sets none of status, reset and delayMs, or `times` is not positive.
+   * @throws Error when the spec sets none of status, reset, delayMs and delayResponseMs, or
+   *   `times` is not positive.
    */
   inject(spec: FaultSpec): FaultHandle {
-    if (spec.status === undefined && spec.reset !== true && spec.delayMs === undefined) {
-      throw new Error('injectFault needs status, reset or delayMs; set one of them');
+    if (
+      spec.status === undefined &&
+      spec.reset !== true &&
+      spec.delayMs === undefined &&
+      spec.delayResponseMs === undefined
+    ) {
+      throw new Error(
+        'injectFault needs status, reset or delayMs (or delayResponseMs); set one of them',
+      );
     }
     const times = spec.times ?? 1;
     if (!(times > 0)) throw new Error(`injectFault times must be positive, got ${times}`);

@@ -164,12 +164,14 @@ async function answer(
   }
 
   try {
-    return await spec.handle({
+    const response = await spec.handle({
       request,
       params: stringParams,
       query: url.searchParams,
       body: () => readJson(request),
     });
+    if (fault?.delayResponseMs !== undefined) await env.world.sleep(fault.delayResponseMs);
+    return response;
   } catch (error) {
     if (error instanceof SimApiError) return jsonResponse(error.body, error.status, error.headers);
     const message = error instanceof Error ? error.message : String(error);
