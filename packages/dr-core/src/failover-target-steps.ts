@@ -259,11 +259,14 @@ async function findCreatedByName(
   const deadline = startedAt + NEW_MACHINE_NOT_FOUND_MS;
   let pauseMs = 200;
   while (found === undefined && Date.now() < deadline) {
-    context.logger.info('machine create got no response, looking for the machine it may have made', {
-      app: state.app,
-      name: state.targetMachineName,
-      pause_ms: pauseMs,
-    });
+    context.logger.info(
+      'machine create got no response, looking for the machine it may have made',
+      {
+        app: state.app,
+        name: state.targetMachineName,
+        pause_ms: pauseMs,
+      },
+    );
     await sleep(Math.min(pauseMs, deadline - Date.now()));
     pauseMs = Math.min(pauseMs * 2, 2_000);
     found = await findByName(context, state);
