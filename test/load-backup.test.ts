@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import { type Sim, startSim } from '@flydr/fly-sim';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli } from '../packages/cli/test/helpers/build.js';
 import { testDir } from '../packages/cli/test/helpers/temp-dirs.js';
 import { type BuiltDatabase, buildDatabase } from './fixtures/load/database.js';
-import { type BackupRun, megabytes, runBackups } from './fixtures/load/run-backups.js';
+import { type BackupRun, buildDrCore, megabytes, runBackups } from './fixtures/load/run-backups.js';
 
 const MIB = 1024 * 1024;
 const DATABASE_PATH = '/app/data/app.db';
@@ -86,7 +85,7 @@ function describeRun(label: string, target: Target, run: BackupRun): string {
 }
 
 beforeAll(async () => {
-  await buildCli();
+  await buildDrCore();
   sim = await startSim({ writeIntervalMs: 50 });
   const started = Date.now();
   targets.small = await seedTarget('small', 16);

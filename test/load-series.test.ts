@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { createDisasterRecovery, isBackupFileName } from '@flydr/dr-core';
 import { type Sim, startSim } from '@flydr/fly-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli } from '../packages/cli/test/helpers/build.js';
 import { testDir } from '../packages/cli/test/helpers/temp-dirs.js';
 import {
   type BackupRun,
+  buildDrCore,
   type Checkpoint,
   megabytes,
   runBackups,
@@ -58,7 +58,7 @@ function describeCheckpoint(entry: Checkpoint): string {
 }
 
 beforeAll(async () => {
-  await buildCli();
+  await buildDrCore();
   sim = await startSim({ writeIntervalMs: 20 });
   app = `load-series-${process.pid}`;
   sim.createApp(app, { primaryRegion: 'nrt' });
