@@ -179,8 +179,8 @@ interface ReadFault {
 }
 
 const readFaults: ReadFault[] = [
-  // Four in a row fit the client's five attempts. NOTE: six in a row fail a backup, a
-  // restore or a sync, because only failover and failback retry rate-limited steps.
+  // Four in a row fit the client's five attempts. fault-matrix-transfers.test.ts runs longer
+  // storms.
   { name: '429 storm', spec: { status: 429, body: { error: 'rate limited' }, times: 4 } },
   { name: '503', spec: { status: 503, body: { error: 'service unavailable' }, times: 3 } },
   { name: 'connection reset', spec: { reset: true, times: 2 } },
@@ -306,15 +306,15 @@ describe('operations under machine faults', () => {
     const active = sim as Sim;
     const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
     const committed = active.appWriter(ctx.machineId).committedIds();
-    // A cut at 2,000 bytes lands in the SSH handshake, which is not retried. 6,000 bytes is
-    // past it and inside the upload of the database (at least two 4096-byte pages).
-    // NOTE: the sim does not count drops, so this cell cannot prove that the cut fired.
-    active.dropSshAfterBytes(standby.machineId as string, 6_000, { times: 1 });
+    // 6,000 bytes is past the SSH handshake and inside the upload of the database (at least
+    // two 4096-byte pages).
+    const drop = active.dropSshAfterBytes(standby.machineId as string, 6_000, { times: 1 });
 
     const report = await ctx.dr.sync({ from: 'nrt', to: 'sin' });
     const status = await ctx.dr.status();
     await ctx.dr.close();
 
+    expect(drop.cuts).toBe(1);
     expect(missing(committed, volumeIds(active, ctx.app, report.targetMachineId))).toEqual([]);
     expect(status.unfinishedOperations).toEqual([]);
     expect(active.violations()).toEqual([]);
