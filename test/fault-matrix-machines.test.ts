@@ -385,6 +385,33 @@ describe('failback when capacity goes midway', () => {
   }
 });
 
+describe('sync when the standby region has no room', () => {
+  for (const shape of machineCapacityShapes) {
+    it(`names sin on ${shape}`, async () => {
+      const ctx = await setUpFaultApp({ capacityErrors: shape });
+      const active = ctx.sim;
+      const standby = await ctx.dr.prepareStandby({ region: 'sin', machine: true });
+      const standbyId = standby.machineId as string;
+      active.setCapacity('sin', { machines: 0 });
+
+      const error = await anyRejection(ctx.dr.sync({ from: 'nrt', to: 'sin' }));
+      const status = await ctx.dr.status();
+      const machine = await ctx.client.machines.get(ctx.app, standbyId);
+      await ctx.dr.close();
+
+      expect(error.code).toBe('DR_NO_CAPACITY');
+      expect(error.message).toContain(`region sin has no capacity to start machine ${standbyId}`);
+      expect((error as Error & { hint?: string }).hint).toContain('flydr capacity');
+      expect(exitCodeOf(error)).toBe(ExitCode.Refused);
+      expect(volumeIds(active, ctx.app, standbyId)).toEqual([]);
+      expect(machine.state).toBe('stopped');
+      expect(active.appWriter(ctx.machineId).running()).toBe(true);
+      expect(status.unfinishedOperations).toEqual([]);
+      expect(active.violations()).toEqual([]);
+    });
+  }
+});
+
 describe('failback to a host that is down', () => {
   it('fails naming the machine and keeps sin serving', async () => {
     const ctx = await setUpFaultApp();

@@ -254,8 +254,9 @@ function surfaceCause(error: unknown, state: FailoverState): unknown {
   if (Array.isArray(rollbackErrors) && rollbackErrors.length > 0) {
     return error;
   }
-  if (isFlyError(cause, 'FLY_CAPACITY')) {
-    cause = midwayCapacityError(cause, state);
+  const flyCapacity = flyCapacityCause(cause);
+  if (flyCapacity !== undefined) {
+    cause = midwayCapacityError(flyCapacity, state);
   }
   if (!isDrError(cause)) {
     return error;
@@ -271,6 +272,20 @@ function surfaceCause(error: unknown, state: FailoverState): unknown {
       cause,
     },
   );
+}
+
+/**
+ * Returns Fly's capacity error behind a failed step: the step's own error, or the cause of
+ * a `DR_NO_CAPACITY` raised for a machine update.
+ */
+function flyCapacityCause(cause: unknown): Error | undefined {
+  if (isFlyError(cause, 'FLY_CAPACITY')) {
+    return cause;
+  }
+  const inner = cause instanceof Error ? cause.cause : undefined;
+  return isDrError(cause, 'DR_NO_CAPACITY') && isFlyError(inner, 'FLY_CAPACITY')
+    ? inner
+    : undefined;
 }
 
 /** Capacity that preflight saw can be gone by the time the target machine starts. */

@@ -50,6 +50,8 @@ export function settleOptions(options: {
  * @throws DrError `DR_MACHINE_BUSY` naming the machine and its state. It is raised when the
  *   machine does not settle within `settleTimeoutMs`, is destroyed, or keeps rejecting
  *   the update.
+ * @throws DrError `DR_NO_CAPACITY` naming the machine's region when Fly has no room to
+ *   start it with the new config.
  * @throws the client's other FlyError classes.
  */
 export async function updateWhenSettled(
@@ -66,6 +68,9 @@ export async function updateWhenSettled(
     try {
       return await client.machines.update(app, machineId, request, call);
     } catch (error) {
+      if (isFlyError(error, 'FLY_CAPACITY')) {
+        throw await noCapacityToStart(client, app, machineId, error);
+      }
       if (!isFlyError(error, 'FLY_INVALID_STATE')) {
         throw error;
       }
@@ -122,6 +127,27 @@ async function waitUntilSettled(
     await sleep(pauseMs, undefined, call);
     pauseMs = Math.min(pauseMs * 2, 2_000);
   }
+}
+
+/**
+ * Builds the error for an update that Fly rejected because the machine's region has no
+ * room to start it. Fly's message does not always name the region, so it is read from the
+ * machine.
+ */
+async function noCapacityToStart(
+  client: FlyClient,
+  app: string,
+  machineId: string,
+  cause: Error,
+): Promise<DrError> {
+  const machine = await client.machines.get(app, machineId).catch(() => undefined);
+  const region = machine?.region ?? 'unknown';
+  return new DrError(
+    'DR_NO_CAPACITY',
+    `region ${region} has no capacity to start machine ${machineId} of app ${app} with its new config (${messageOf(cause)})`,
+    `Fly did not apply the update. Run the command again later, or check which regions have room with \`flydr capacity\`.`,
+    { region, machineId, cause },
+  );
 }
 
 function busyError(app: string, machine: Machine, reason: string, cause: unknown): DrError {

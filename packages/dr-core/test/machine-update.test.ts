@@ -28,12 +28,12 @@ interface Setup {
   warnings: LogFields[];
 }
 
-/** Starts a sim with one started machine and a client that does not retry. */
-async function setUp(options: SimOptions = {}): Promise<Setup> {
+/** Starts a sim with one machine (started unless `skipLaunch`) and a client that does not retry. */
+async function setUp(options: SimOptions = {}, skipLaunch = false): Promise<Setup> {
   const active = await startSim(options);
   sim = active;
   active.createApp(APP, { primaryRegion: 'nrt' });
-  const { machineId } = await active.seedMachine(APP);
+  const { machineId } = await active.seedMachine(APP, { skipLaunch });
   const client = createFlyClient({
     token: active.token,
     baseUrl: active.apiUrl,
@@ -148,6 +148,23 @@ describe('updateWhenSettled', () => {
 
     expect(error.code).toBe('DR_MACHINE_BUSY');
     expect(error.message).toContain('it is destroyed');
+  });
+
+  it('names the region when capacity is gone', async () => {
+    const setup = await setUp({ capacityErrors: 'reserve-resource-409' }, true);
+    setup.active.setCapacity('nrt', { machines: 0 });
+
+    const caught = await updateEnv(setup, 'two').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    expect(isDrError(caught, 'DR_NO_CAPACITY')).toBe(true);
+    expect((caught as DrError).message).toContain(
+      `region nrt has no capacity to start machine ${setup.machineId}`,
+    );
+    expect((caught as DrError).hint).toContain('flydr capacity');
+    expect((caught as DrError).details.region).toBe('nrt');
   });
 
   it('passes other errors through', async () => {
