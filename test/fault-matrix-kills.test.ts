@@ -175,3 +175,73 @@ describe('sync killed at each step', () => {
     });
   }
 });
+
+const restoreKillPoints: KillPoint[] = [
+  { name: 'maintenance', type: 'step-start', operation: 'restore', step: 'maintenance' },
+  {
+    name: 'the copy of the old database',
+    type: 'step-start',
+    operation: 'restore',
+    step: 'pre-restore-backup',
+  },
+  { name: 'the swap', type: 'step-start', operation: 'restore', step: 'swap' },
+  { name: 'the health check', type: 'step-start', operation: 'restore', step: 'health' },
+];
+
+describe('restore killed at each step', () => {
+  for (const point of restoreKillPoints) {
+    it(`resumes after a kill at ${point.name}`, async () => {
+      const ctx = await setUpFaultApp();
+      const backup = await ctx.dr.backup();
+      await ctx.dr.close();
+
+      const run = await killAt(startChild(ctx, 'restore', backup.id), point);
+      const [interrupted] = (await ctx.dr.status()).unfinishedOperations;
+      const blocked = await rejection(ctx.dr.restore(backup.id));
+      const report = await ctx.dr.resume(interrupted?.id as string);
+      const record = await ctx.dr.operation(report.operationId);
+      const nrt = await machineView(ctx, ctx.machineId);
+      await ctx.dr.close();
+
+      expect(run.killed, run.output.join('\n')).toBe(true);
+      expect(interrupted?.kind).toBe('restore');
+      expect(interrupted?.status).toBe('interrupted');
+      expect(blocked.code).toBe('DR_REFUSED');
+      expect(exitCodeOf(blocked)).toBe(ExitCode.Refused);
+      expect(report.kind).toBe('restore');
+      expect(record.status).toBe('succeeded');
+      expect(missing(databaseIds(backup.path), volumeIds(ctx.sim, ctx.app, ctx.machineId))).toEqual(
+        [],
+      );
+      expect(nrt.state).toBe('started');
+      expect(nrt.maintenance).toBe(false);
+      expect(ctx.sim.appWriter(ctx.machineId).running()).toBe(true);
+      expect(nrt.status.unfinishedOperations).toEqual([]);
+      expect(ctx.sim.violations()).toEqual([]);
+    });
+  }
+
+  for (const point of restoreKillPoints.filter((item) => item.name !== 'maintenance')) {
+    it(`aborts after a kill at ${point.name}`, async () => {
+      const ctx = await setUpFaultApp();
+      const backup = await ctx.dr.backup();
+      await ctx.dr.close();
+      const committed = ctx.sim.appWriter(ctx.machineId).committedIds();
+
+      const run = await killAt(startChild(ctx, 'restore', backup.id), point);
+      const [interrupted] = (await ctx.dr.status()).unfinishedOperations;
+      const aborted = await ctx.dr.abort(interrupted?.id as string);
+      const nrt = await machineView(ctx, ctx.machineId);
+      await ctx.dr.close();
+
+      expect(run.killed, run.output.join('\n')).toBe(true);
+      expect(aborted.status).toBe('aborted');
+      expect(missing(committed, volumeIds(ctx.sim, ctx.app, ctx.machineId))).toEqual([]);
+      expect(nrt.state).toBe('started');
+      expect(nrt.maintenance).toBe(false);
+      expect(ctx.sim.appWriter(ctx.machineId).running()).toBe(true);
+      expect(nrt.status.unfinishedOperations).toEqual([]);
+      expect(ctx.sim.violations()).toEqual([]);
+    });
+  }
+});

@@ -13,8 +13,10 @@ import type { CheckpointedDatabase } from './checkpoint.js';
 import { removeQuietly, tempPathFor } from './durable-fs.js';
 import { DrError } from './errors.js';
 import { type DrEventListener, type DrOperation, runStep, safeListener } from './events.js';
+import { refuseUnfinished } from './failover-preflight.js';
 import type { FlyClient, MachineTransport, MachineTransportFactory } from './fly-types.js';
 import { refuseUnreachableHost } from './host-status.js';
+import { OperationJournal } from './journal.js';
 import { snapshotLocalDatabase } from './local-snapshot.js';
 import { acquireAppLock } from './lock.js';
 import { type DrLogger, silentLogger } from './logger.js';
@@ -22,18 +24,11 @@ import { patientClient } from './patient-client.js';
 import { createRecoveryOperations, type RecoveryOperations } from './recovery-operations.js';
 import { backupFromMachine, type RemoteBackupOptions } from './remote-backup.js';
 import { transferError } from './remote-database.js';
-import {
-  type RemoteRestoreOptions,
-  type RemoteRestoreReport,
-  restoreOntoMachine,
-} from './remote-restore.js';
+import { type RemoteRestoreOptions, restoreOntoMachine } from './remote-restore.js';
 import { type RestoredFile, restoreFileTo } from './restore-file.js';
+import { type RestoreOperationReport, runRestoreOperation } from './restore-operation.js';
 import { planRetention, type RetentionPlan, type RetentionPolicy } from './retention.js';
-import {
-  type MachineSelector,
-  selectSourceMachine,
-  selectTargetMachine,
-} from './source-machine.js';
+import { type MachineSelector, selectSourceMachine } from './source-machine.js';
 import { defaultStateDir, ensureStateDir, validateAppName } from './state-dir.js';
 import { closeWithin, limitTransports, type TransportLimits } from './transfer-deadline.js';
 import { reconnectTransports } from './transport-reconnect.js';
@@ -132,10 +127,15 @@ export interface DisasterRecovery extends RecoveryOperations {
    * Restores a backup (default: the newest verified) onto the machine that mounts the
    * database's volume, in maintenance mode, keeping a verified copy of what it replaces.
    * A machine that was started runs its app again afterwards; one that was stopped stays
-   * stopped. The `finish` option overrides both.
-   * @throws DrError see {@link restoreOntoMachine}, `DR_BACKUP_NOT_FOUND`, `DR_LOCKED`.
+   * stopped. The `finish` option overrides both. The restore is journaled, so a killed one
+   * is continued with `resume` or rolled back with `abort`. `normalConfig` and
+   * `leaseTtlSeconds` are ignored: the journal keeps the config and the lease is the
+   * operation's.
+   * @throws DrError see {@link restoreOntoMachine}, `DR_BACKUP_NOT_FOUND`, `DR_LOCKED`,
+   *   `DR_REFUSED` (another operation is unfinished, or the machine was left in
+   *   maintenance mode).
    */
-  restore(target?: 'latest' | number, options?: RestoreOptions): Promise<RemoteRestoreReport>;
+  restore(target?: 'latest' | number, options?: RestoreOptions): Promise<RestoreOperationReport>;
   /**
    * Snapshots a database file on this host (which may be in use) into the catalog.
    * @throws DrError any verify error, `DR_LOCKED`, `DR_NO_SPACE`.
@@ -274,40 +274,46 @@ class DisasterRecoveryImpl implements DisasterRecovery {
   async restore(
     target: 'latest' | number = 'latest',
     options: RestoreOptions = {},
-  ): Promise<RemoteRestoreReport> {
+  ): Promise<RestoreOperationReport> {
     const { client, transportFactory } = this.patientRemote('restore');
     return this.locked('restore', async (catalog) => {
       const backup =
         target === 'latest'
           ? latestVerifiedOrThrow(catalog, this.app)
           : findBackup(catalog, target);
-      const machine = await runStep(this.emit, 'restore', 'select-machine', () =>
-        selectTargetMachine(client, this.app, this.databasePath, options),
-      );
+      const journal = new OperationJournal(catalog.database);
+      refuseUnfinished(journal, this.app);
 
-      // A machine that was not running stays stopped: starting its app could make a second
-      // writer beside the primary (split brain). `finish` overrides this.
-      const finish =
-        options.finish ?? (machine.machine.state === 'started' ? 'started' : 'stopped');
-      const report = await restoreOntoMachine(
+      const report = await runRestoreOperation(
         {
           app: this.app,
           databasePath: this.databasePath,
           client,
           transportFactory,
           catalog,
+          journal,
           logger: this.logger,
           emit: this.emit,
           now: this.now,
         },
-        backup,
-        machine,
-        { ...options, finish, check: options.check ?? this.check },
+        {
+          backupId: backup.id,
+          ...(options.machineId === undefined ? {} : { machineId: options.machineId }),
+          ...(options.region === undefined ? {} : { region: options.region }),
+          ...(options.finish === undefined ? {} : { finish: options.finish }),
+          ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
+          ...(options.replaceDamaged === undefined
+            ? {}
+            : { replaceDamaged: options.replaceDamaged }),
+          check: options.check ?? this.check,
+        },
+        options,
       );
       this.logger.info('restored backup onto machine', {
         app: this.app,
         backup_id: backup.id,
         machine_id: report.machineId,
+        operation_id: report.operationId,
         duration_ms: report.durationMs,
       });
       return report;

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { DrError, isNoSpaceError } from './errors.js';
 
 /** Kinds of journaled operation. */
-export type OperationKind = 'failover' | 'failback' | 'sync';
+export type OperationKind = 'failover' | 'failback' | 'sync' | 'restore';
 
 /** Status of an operation. `interrupted` means a process died while it ran. */
 export type OperationStatus = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted';

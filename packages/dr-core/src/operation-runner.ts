@@ -1,4 +1,4 @@
-import { DrError } from './errors.js';
+import { DrError, isDrError } from './errors.js';
 import type { OperationJournal, OperationRecord } from './journal.js';
 
 /** One step of a journaled operation. */
@@ -171,4 +171,34 @@ async function undoSteps<State>(
     }
   }
   return failures;
+}
+
+/**
+ * After a clean rollback, returns the failed step's own error (a DrError gets the operation
+ * id and step), so callers branch on `DR_LOCKED` or `DR_NO_SPACE` rather than a generic
+ * failure. A failed rollback keeps `DR_OPERATION_FAILED`, whose hint names the abort command.
+ */
+export function surfaceStepError(error: unknown): unknown {
+  if (!isDrError(error, 'DR_OPERATION_FAILED')) {
+    return error;
+  }
+  const rollbackErrors = error.details.rollbackErrors;
+  if (Array.isArray(rollbackErrors) && rollbackErrors.length > 0) {
+    return error;
+  }
+  const cause = (error as Error & { cause?: unknown }).cause;
+  if (!isDrError(cause)) {
+    return cause ?? error;
+  }
+  return new DrError(
+    cause.code,
+    `${error.details.operationId as string} stopped at step ${error.details.step as string}: ${cause.message}`,
+    `${cause.hint} Every step done before was rolled back.`,
+    {
+      ...cause.details,
+      operationId: error.details.operationId,
+      step: error.details.step,
+      cause,
+    },
+  );
 }

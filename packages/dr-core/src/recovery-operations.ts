@@ -25,6 +25,7 @@ import { OperationJournal, type OperationRecord } from './journal.js';
 import type { DrLogger } from './logger.js';
 import { patientClient } from './patient-client.js';
 import { PrimaryRecords } from './primary-record.js';
+import { abortRestore, type RestoreOperationReport, resumeRestore } from './restore-operation.js';
 import { selectSourceMachine } from './source-machine.js';
 import { prepareStandby, type StandbyOptions, type StandbyReport } from './standby.js';
 import { type RecoveryStatus, readStatus } from './status.js';
@@ -88,11 +89,14 @@ export interface RecoveryOperations {
    */
   failback(options?: FailbackOptions): Promise<FailoverReport>;
   /**
-   * Continues an interrupted failover, failback or sync. The report's `kind` names which.
+   * Continues an interrupted failover, failback, sync or restore. The report's `kind` names which.
    * @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED`, the failover or sync errors.
    */
-  resume(operationId: string, options?: FailoverRunOptions): Promise<FailoverReport | SyncReport>;
-  /** Rolls an unfinished failover, failback or sync back. @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED`, `DR_OPERATION_FAILED`. */
+  resume(
+    operationId: string,
+    options?: FailoverRunOptions,
+  ): Promise<FailoverReport | SyncReport | RestoreOperationReport>;
+  /** Rolls an unfinished failover, failback, sync or restore back. @throws DrError `DR_OPERATION_NOT_FOUND`, `DR_REFUSED`, `DR_OPERATION_FAILED`. */
   abort(operationId: string, options?: FailoverRunOptions): Promise<OperationRecord<FailoverState>>;
   /** Reads a journaled operation. @throws DrError `DR_OPERATION_NOT_FOUND`. */
   operation(operationId: string): Promise<OperationRecord<FailoverState>>;
@@ -185,16 +189,30 @@ export function createRecoveryOperations(host: RecoveryHost): RecoveryOperations
         });
       }),
     resume: (operationId, options = {}) =>
-      host.locked<FailoverReport | SyncReport>('failover', (catalog) => {
+      host.locked<FailoverReport | SyncReport | RestoreOperationReport>('failover', (catalog) => {
         const context = base('resume', catalog);
-        return context.journal.get(operationId).kind === 'sync'
-          ? resumeSync(syncContext(context), operationId, options)
-          : resumeFailover(context, operationId, options);
+        const kind = context.journal.get(operationId).kind;
+        if (kind === 'sync') {
+          return resumeSync(syncContext(context), operationId, options);
+        }
+        if (kind === 'restore') {
+          return resumeRestore(syncContext(context), operationId, options);
+        }
+        return resumeFailover(context, operationId, options);
       }),
     abort: (operationId, options = {}) =>
       host.locked('failover', async (catalog) => {
         const context = base('abort', catalog);
-        if (context.journal.get(operationId).kind === 'sync') {
+        const kind = context.journal.get(operationId).kind;
+        if (kind === 'restore') {
+          // Both records carry the same fields that callers read (id, kind, status, steps).
+          return (await abortRestore(
+            syncContext(context),
+            operationId,
+            options,
+          )) as unknown as OperationRecord<FailoverState>;
+        }
+        if (kind === 'sync') {
           // Both records carry the same fields that callers read (id, kind, status, steps).
           return (await abortSync(
             syncContext(context),

@@ -1,28 +1,26 @@
-import { isFlyError } from '@flydr/fly-client';
 import type { BackupRecord, Catalog } from './catalog.js';
 import { checkDivergence } from './divergence-check.js';
-import { DrError, isDrError } from './errors.js';
+import { DrError } from './errors.js';
 import type { DrEventListener } from './events.js';
 import { ROLE_KEY } from './failover-preflight.js';
 import type { FailoverRunOptions } from './failover-types.js';
 import type { FlyClient, Machine, MachineConfig, MachineTransportFactory } from './fly-types.js';
 import { refuseUnreachableHost } from './host-status.js';
 import type { OperationJournal } from './journal.js';
+import {
+  type JournaledRestoreState,
+  runJournaledRestore,
+  selectedMachine,
+  undoJournaledRestore,
+} from './journaled-restore.js';
 import type { DrLogger } from './logger.js';
-import { withOperationLease } from './machine-lease.js';
-import { applyConfig } from './maintenance-mode.js';
+import { refuseForeignLease } from './machine-foreign-lease.js';
 import type { OperationStep } from './operation-runner.js';
 import type { PrimaryRecords } from './primary-record.js';
 import { validateRegions } from './regions.js';
 import { backupFromMachine } from './remote-backup.js';
-import { restoreOntoMachine } from './remote-restore.js';
-import {
-  mountHolding,
-  type SelectedMachine,
-  selectSourceMachine,
-  selectTargetMachine,
-} from './source-machine.js';
-import { applyConfigStopped, isMaintenanceConfig } from './stopped-config.js';
+import { selectSourceMachine, selectTargetMachine } from './source-machine.js';
+import { isMaintenanceConfig } from './stopped-config.js';
 import type { CheckKind } from './verify.js';
 
 /** The journaled steps of a sync, in order. */
@@ -44,19 +42,10 @@ export interface SyncParams {
 }
 
 /** State of a sync: its parameters plus what each finished step recorded. */
-export interface SyncState extends SyncParams {
+export interface SyncState extends SyncParams, JournaledRestoreState {
   sourceMachineId?: string;
-  targetMachineId?: string;
   targetVolumeId?: string | null;
-  /** State the target ends in: the one it had before the sync. */
-  targetFinish?: 'started' | 'stopped';
-  /** The target's config before the sync, which the restore puts back. */
-  targetConfig?: MachineConfig;
   backupId?: number;
-  /** Verified copy of what the target held before; absent when it held nothing. */
-  preRestoreBackupId?: number;
-  /** Set when the restore starts moving files on the target's volume, cleared by its rollback. */
-  swapStarted?: boolean;
   divergenceReportPath?: string;
 }
 
@@ -88,7 +77,7 @@ export function syncSteps(context: SyncRun): OperationStep<SyncState>[] {
     {
       name: 'restore',
       run: (state) => restoreTarget(context, state),
-      undo: (state) => undoRestore(context, state),
+      undo: (state) => undoJournaledRestore(context, state),
     },
     { name: 'record', run: (state) => recordSync(context, state) },
   ];
@@ -124,7 +113,7 @@ async function preflight(context: SyncRun, state: SyncState): Promise<Partial<Sy
     );
   }
   refuseActivePrimary(context, target.machine, state);
-  await refuseForeignLease(context, target.machine.id);
+  await refuseForeignLease(client, app, target.machine.id);
 
   const source = await selectSourceMachine(client, app, databasePath, { region: state.from });
   refuseUnreachableHost(source.machine, state.from);
@@ -161,127 +150,30 @@ async function snapshotSource(context: SyncRun, state: SyncState): Promise<Parti
  * @throws DrError `DR_DIVERGED` (unless forced), `DR_LOCKED`, and the restore's errors.
  */
 async function restoreTarget(context: SyncRun, state: SyncState): Promise<Partial<SyncState>> {
-  const { app, journal, operationId } = context;
   const backup = journaledBackup(context, state.backupId);
-  const target = await selectedMachine(context, state.targetMachineId as string);
   let divergenceReportPath: string | undefined;
-  const emit: DrEventListener = (event) => {
-    if (event.type === 'step-start' && event.operation === 'restore' && event.step === 'swap') {
-      journal.patchState(operationId, { swapStarted: true });
-    }
-    context.emit(event);
+  const report = await runJournaledRestore(context, state, backup, {
+    beforeUpload: async (current) => {
+      const result = await checkDivergence({
+        app: context.app,
+        catalog: context.catalog,
+        records: context.records,
+        logger: context.logger,
+        targetMachineId: state.targetMachineId as string,
+        current,
+        incoming: backup,
+        force: state.force,
+        now: context.now(),
+      });
+      divergenceReportPath = result.reportPath;
+    },
+  });
+  return {
+    ...(report.preRestoreBackup === undefined
+      ? {}
+      : { preRestoreBackupId: report.preRestoreBackup.id }),
+    ...(divergenceReportPath === undefined ? {} : { divergenceReportPath }),
   };
-
-  try {
-    const report = await withOperationLease(
-      context.client,
-      journal,
-      operationId,
-      app,
-      target.machine.id,
-      () =>
-        restoreOntoMachine({ ...context, emit }, backup, target, {
-          finish: state.targetFinish ?? 'stopped',
-          check: state.check,
-          ...(state.targetConfig === undefined ? {} : { normalConfig: state.targetConfig }),
-          ...restoreRunOptions(context),
-          beforeUpload: async (current) => {
-            if (current !== undefined) {
-              journal.patchState(operationId, { preRestoreBackupId: current.id });
-            }
-            const result = await checkDivergence({
-              app,
-              catalog: context.catalog,
-              records: context.records,
-              logger: context.logger,
-              targetMachineId: target.machine.id,
-              current,
-              incoming: backup,
-              force: state.force,
-              now: context.now(),
-            });
-            divergenceReportPath = result.reportPath;
-          },
-        }),
-    );
-    return {
-      ...(report.preRestoreBackup === undefined
-        ? {}
-        : { preRestoreBackupId: report.preRestoreBackup.id }),
-      ...(divergenceReportPath === undefined ? {} : { divergenceReportPath }),
-    };
-  } catch (error) {
-    if (!isDrError(error, 'DR_RESTORE_FAILED')) {
-      // The restore rolled itself back: the old files are in place again.
-      journal.patchState(operationId, { swapStarted: false });
-    }
-    throw lockedError(error, app, target.machine.id);
-  }
-}
-
-/**
- * Undoes a restore that a killed process left unfinished: a target still in maintenance
- * mode gets its config back, and when files had started to move on its volume, the
- * verified copy of its old database is restored onto it.
- */
-async function undoRestore(context: SyncRun, state: SyncState): Promise<void> {
-  const targetId = state.targetMachineId;
-  if (targetId === undefined) {
-    return;
-  }
-  const { client, app } = context;
-  const machine = await client.machines.get(app, targetId);
-  const previous =
-    state.preRestoreBackupId === undefined
-      ? undefined
-      : context.catalog.getBackup(state.preRestoreBackupId);
-
-  if (state.swapStarted === true && previous !== undefined) {
-    context.logger.warn('putting the verified copy of the old database back on the target', {
-      app,
-      machine_id: targetId,
-      backup_id: previous.id,
-    });
-    const target = selectedFrom(machine, state.databasePath);
-    await withOperationLease(client, context.journal, context.operationId, app, targetId, () =>
-      restoreOntoMachine(context, previous, target, {
-        finish: state.targetFinish ?? 'stopped',
-        check: state.check,
-        ...(state.targetConfig === undefined ? {} : { normalConfig: state.targetConfig }),
-        ...restoreRunOptions(context),
-      }),
-    ).catch((error: unknown) => {
-      throw lockedError(error, app, targetId);
-    });
-    context.journal.patchState(context.operationId, { swapStarted: false });
-    return;
-  }
-  if (state.swapStarted === true) {
-    // NOTE: the target held no database before, so there is no copy to put back; the
-    // synced database stays on it.
-    context.logger.warn('the target held no database before the sync; leaving the new one', {
-      app,
-      machine_id: targetId,
-    });
-  }
-  const config = state.targetConfig;
-  if (isMaintenanceConfig(machine.config) && config !== undefined) {
-    const wait = waitOptions(context);
-    await withOperationLease(
-      client,
-      context.journal,
-      context.operationId,
-      app,
-      targetId,
-      async () => {
-        if (state.targetFinish === 'started') {
-          await applyConfig(client, app, targetId, config, wait);
-        } else {
-          await applyConfigStopped(client, app, targetId, config, wait);
-        }
-      },
-    );
-  }
 }
 
 /** Records the synced database as the target's mark, for later divergence checks. */
@@ -318,43 +210,6 @@ function refuseActivePrimary(context: SyncRun, target: Machine, state: SyncState
   }
 }
 
-/** @throws DrError `DR_LOCKED` when someone else holds the machine's lease. */
-async function refuseForeignLease(context: SyncRun, machineId: string): Promise<void> {
-  const lease = await context.client.machines.getLease(context.app, machineId);
-  if (lease === undefined) {
-    return;
-  }
-  throw new DrError(
-    'DR_LOCKED',
-    `machine ${machineId} of app ${context.app} is leased by ${lease.owner ?? 'another operator'} (${lease.description ?? 'no description'}) until ${lease.expiresAt}`,
-    'Another operation is changing this machine; wait until its lease is released, then run the command again.',
-    { machineId, holder: lease.description, owner: lease.owner },
-  );
-}
-
-/** Turns the client's lease conflict into `DR_LOCKED`, as failover raises it. */
-function lockedError(error: unknown, app: string, machineId: string): unknown {
-  if (!isFlyError(error, 'FLY_LEASE_CONFLICT')) {
-    return error;
-  }
-  return new DrError(
-    'DR_LOCKED',
-    `machine ${machineId} of app ${app} is leased by another operator: ${error.message}`,
-    'Another operation is changing this machine; wait until its lease is released, then run the command again.',
-    { machineId, cause: error },
-  );
-}
-
-async function selectedMachine(context: SyncRun, machineId: string): Promise<SelectedMachine> {
-  const machine = await context.client.machines.get(context.app, machineId);
-  return selectedFrom(machine, context.databasePath);
-}
-
-function selectedFrom(machine: Machine, databasePath: string): SelectedMachine {
-  const mount = mountHolding(machine, databasePath);
-  return { machine, mount: mount ?? { path: databasePath }, volumeId: mount?.volume ?? null };
-}
-
 function journaledBackup(context: SyncRun, backupId: number | undefined): BackupRecord {
   const backup = backupId === undefined ? undefined : context.catalog.getBackup(backupId);
   if (backup === undefined) {
@@ -366,23 +221,4 @@ function journaledBackup(context: SyncRun, backupId: number | undefined): Backup
     );
   }
   return backup;
-}
-
-function waitOptions(context: SyncRun): { timeoutMs?: number; signal?: AbortSignal } {
-  const signal = context.run.signal;
-  return {
-    ...(context.run.startTimeoutMs === undefined ? {} : { timeoutMs: context.run.startTimeoutMs }),
-    ...(signal === undefined || signal.aborted ? {} : { signal }),
-  };
-}
-
-function restoreRunOptions(context: SyncRun) {
-  const { run } = context;
-  return {
-    ...(run.healthUrl === undefined ? {} : { healthUrl: run.healthUrl }),
-    ...(run.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: run.healthTimeoutMs }),
-    ...(run.healthPollMs === undefined ? {} : { healthPollMs: run.healthPollMs }),
-    ...(run.startTimeoutMs === undefined ? {} : { startTimeoutMs: run.startTimeoutMs }),
-    ...(run.signal === undefined || run.signal.aborted ? {} : { signal: run.signal }),
-  };
 }

@@ -1,9 +1,14 @@
 import type { BackupRecord } from './catalog.js';
-import { DrError, isDrError } from './errors.js';
+import { DrError } from './errors.js';
 import { isSettled } from './failover-preflight.js';
 import type { FailoverRunOptions } from './failover-types.js';
 import type { OperationRecord } from './journal.js';
-import { type RunnerOptions, rollbackOperation, runOperation } from './operation-runner.js';
+import {
+  type RunnerOptions,
+  rollbackOperation,
+  runOperation,
+  surfaceStepError,
+} from './operation-runner.js';
 import {
   SYNC_STEPS,
   type SyncContext,
@@ -152,36 +157,6 @@ function runnerOptions(context: SyncRun): RunnerOptions {
       run.onRunnerEvent?.(event);
     },
   };
-}
-
-/**
- * After a clean rollback, returns the failed step's own error (a DrError gets the operation
- * id and step), so callers branch on `DR_LOCKED` or `DR_NO_SPACE` rather than a generic
- * failure. A failed rollback keeps `DR_OPERATION_FAILED`, whose hint asks for an abort.
- */
-function surfaceStepError(error: unknown): unknown {
-  if (!isDrError(error, 'DR_OPERATION_FAILED')) {
-    return error;
-  }
-  const rollbackErrors = error.details.rollbackErrors;
-  if (Array.isArray(rollbackErrors) && rollbackErrors.length > 0) {
-    return error;
-  }
-  const cause = (error as Error & { cause?: unknown }).cause;
-  if (!isDrError(cause)) {
-    return cause ?? error;
-  }
-  return new DrError(
-    cause.code,
-    `${error.details.operationId as string} stopped at step ${error.details.step as string}: ${cause.message}`,
-    `${cause.hint} Every step done before was rolled back.`,
-    {
-      ...cause.details,
-      operationId: error.details.operationId,
-      step: error.details.step,
-      cause,
-    },
-  );
 }
 
 function refuseFinished(record: OperationRecord<SyncState>, action: 'resume' | 'abort'): void {

@@ -398,7 +398,7 @@ describe('DisasterRecovery.restore', () => {
     await ctx.client.machines.releaseLease(ctx.app, ctx.machineId, lease.nonce);
     const after = await ctx.client.machines.get(ctx.app, ctx.machineId);
     await ctx.dr.close();
-    expect(code).toBe('FLY_LEASE_CONFLICT');
+    expect(code).toBe('DR_LOCKED');
     expect(message).toContain('another operator');
     expect(after.config.init?.exec ?? undefined).toBeUndefined();
   });

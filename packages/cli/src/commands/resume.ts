@@ -24,6 +24,21 @@ export const resumeCommand: CommandDefinition = {
     await context.confirm(`resume ${record.kind} ${id} of ${dr.app} at step ${next?.name ?? '?'}?`);
 
     const report = await withPause(context, (run) => dr.resume(id, run));
+    if (report.kind === 'restore') {
+      context.out.line(
+        `restore ${report.operationId}: backup ${report.backup.id} is on machine ${report.machineId}`,
+      );
+      context.out.result({
+        ok: true,
+        operationId: report.operationId,
+        kind: report.kind,
+        machineId: report.machineId,
+        backupId: report.backup.id,
+        preRestoreBackupId: report.preRestoreBackup?.id ?? null,
+        durationMs: report.durationMs,
+      });
+      return;
+    }
     if (report.kind === 'sync') {
       context.out.line(
         `sync ${report.operationId}: ${report.from} -> ${report.to}, machine ${report.targetMachineId} holds backup ${report.backup.id}`,
