@@ -15,6 +15,13 @@ export interface RateLimitOptions {
   getMachinePerSecond: number;
   /** Burst size for getting one machine. @default 10 */
   getMachineBurst: number;
+  /**
+   * Extra milliseconds a queued request waits beyond its token. Fly counts a request when it
+   * arrives, not when flydr queued it, so an earlier request that spent longer on the way
+   * (opening its connection, a busy event loop) would otherwise leave a later one inside the
+   * same window. @default 250
+   */
+  queueMarginMs: number;
 }
 
 /** Defaults that match Fly's published limits. */
@@ -23,6 +30,7 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimitOptions> = Object.freeze({
   burst: 3,
   getMachinePerSecond: 5,
   getMachineBurst: 10,
+  queueMarginMs: 250,
 });
 
 /** Published limit that applies to a call. */
@@ -46,15 +54,19 @@ export class RateLimiter {
   readonly #now: () => number;
 
   /**
-   * @throws FlyInputError (`FLY_INVALID_INPUT`) when a rate or burst is not a number above 0.
+   * @throws FlyInputError (`FLY_INVALID_INPUT`) when a rate or burst is not a number above 0,
+   * or the queue margin is negative.
    */
   constructor(overrides: Partial<RateLimitOptions> = {}, now: () => number = Date.now) {
     this.#limits = { ...DEFAULT_RATE_LIMITS, ...overrides };
     for (const [field, value] of Object.entries(this.#limits)) {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      const mayBeZero = field === 'queueMarginMs';
+      const inRange = typeof value === 'number' && (mayBeZero ? value >= 0 : value > 0);
+      if (!inRange || !Number.isFinite(value)) {
+        const expected = mayBeZero ? '0 or more' : 'a number above 0';
         throw new FlyInputError(
           `rateLimit.${field}`,
-          `invalid rateLimit.${field} ${String(value)}: expected a number above 0`,
+          `invalid rateLimit.${field} ${String(value)}: expected ${expected}`,
           'Leave the field out to use Fly’s published limit, or pass rateLimit: false.',
         );
       }
@@ -64,7 +76,7 @@ export class RateLimiter {
 
   /**
    * Milliseconds to wait before a request under `key` may go, and reserves its token.
-   * Returns 0 when a token is free now.
+   * Returns 0 when a token is free now, else the wait for its token plus the queue margin.
    */
   reserve(key: string, rateClass: RateClass): number {
     const { rate, burst } = this.#limitsFor(rateClass);
@@ -79,7 +91,8 @@ export class RateLimiter {
     this.#buckets.set(key, bucket);
     this.#prune(now);
 
-    return bucket.tokens >= 0 ? 0 : Math.ceil((-bucket.tokens / rate) * 1000);
+    if (bucket.tokens >= 0) return 0;
+    return Math.ceil((-bucket.tokens / rate) * 1000) + this.#limits.queueMarginMs;
   }
 
   /**

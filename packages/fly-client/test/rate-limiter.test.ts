@@ -11,7 +11,7 @@ afterEach(async () => {
 describe('RateLimiter', () => {
   it('allows a burst of 3 per action, then 1 per second', () => {
     let now = 0;
-    const limiter = new RateLimiter({}, () => now);
+    const limiter = new RateLimiter({ queueMarginMs: 0 }, () => now);
     const waits = [1, 2, 3, 4, 5].map(() => limiter.reserve('stop:app/m1', 'action'));
     expect(waits).toEqual([0, 0, 0, 1_000, 2_000]);
     now = 5_000;
@@ -19,10 +19,20 @@ describe('RateLimiter', () => {
   });
 
   it('allows a burst of 10 for get machine, then 5 per second', () => {
-    const limiter = new RateLimiter({}, () => 0);
+    const limiter = new RateLimiter({ queueMarginMs: 0 }, () => 0);
     const waits = Array.from({ length: 12 }, () => limiter.reserve('get:app/m1', 'getMachine'));
     expect(waits.slice(0, 10).every((wait) => wait === 0)).toBe(true);
     expect(waits.slice(10)).toEqual([200, 400]);
+  });
+
+  it('adds the queue margin to queued requests only', () => {
+    const limiter = new RateLimiter({}, () => 0);
+    const waits = [1, 2, 3, 4, 5].map(() => limiter.reserve('stop:app/m1', 'action'));
+    expect(waits).toEqual([0, 0, 0, 1_250, 2_250]);
+  });
+
+  it('rejects a negative queue margin', () => {
+    expect(() => new RateLimiter({ queueMarginMs: -1 })).toThrow(/rateLimit.queueMarginMs/);
   });
 
   it('keeps machines and actions apart', () => {
