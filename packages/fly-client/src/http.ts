@@ -58,6 +58,11 @@ export interface RestCall<S extends z.ZodType | undefined> {
   subject?: string | undefined;
   /** Retry 404 responses until this time (Unix ms), for a machine that was just created. */
   notFoundRetryUntil?: number | undefined;
+  /**
+   * True when a 404 is a valid response (no lease held), so the 404 window of a machine that
+   * was just created does not apply.
+   */
+  notFoundIsValid?: boolean | undefined;
 }
 
 /** Raw response of one HTTP exchange. */
@@ -142,18 +147,25 @@ export async function restRequest<S extends z.ZodType | undefined>(
 
 /**
  * Repeats a call that got 404 until `notFoundRetryUntil`, with backoff from 100 ms to 2 s.
- * A 404 means Fly did nothing, so this is safe for any call.
+ * A 404 means Fly did nothing, so this is safe for any call. The first successful response
+ * about a new machine ends its window, because a later 404 then means the machine is really gone.
  */
 async function retryNotFoundWindow<T>(
   context: ClientContext,
   call: RestCall<z.ZodType | undefined>,
   run: () => Promise<T>,
 ): Promise<T> {
-  const deadline = call.notFoundRetryUntil ?? recentDeadline(context, call);
+  const deadline = call.notFoundIsValid
+    ? undefined
+    : (call.notFoundRetryUntil ?? recentDeadline(context, call));
   let delayMs = 100;
   for (;;) {
     try {
-      return await run();
+      const result = await run();
+      if (call.app && call.machineId) {
+        context.recentlyCreated.delete(LeaseRegistry.key(call.app, call.machineId));
+      }
+      return result;
     } catch (error) {
       const remaining = (deadline ?? 0) - Date.now();
       if (!(error instanceof FlyNotFoundError) || remaining <= 0) throw error;

@@ -88,6 +88,44 @@ describe('machines.create', () => {
     expect(harness.fly.requests('GET', new RegExp(`/machines/${created.id}$`))).toHaveLength(3);
   });
 
+  it('reads no lease at once within notFoundRetryMs', async () => {
+    harness = memoryHarness();
+    const config = (await harness.client.machines.get(APP, ID)).config;
+    const created = await harness.client.machines.create(
+      APP,
+      { config, region: 'sin' },
+      { notFoundRetryMs: 2_000 },
+    );
+    harness.fly.script('GET', new RegExp(`/machines/${created.id}/lease$`), {
+      status: 404,
+      body: { error: 'lease not found' },
+    });
+    const lease = await harness.client.machines.getLease(APP, created.id);
+    expect(lease).toBeUndefined();
+    expect(harness.fly.requests('GET', new RegExp(`/machines/${created.id}/lease$`))).toHaveLength(
+      1,
+    );
+  });
+
+  it('ends the 404 window after a success', async () => {
+    harness = memoryHarness();
+    const config = (await harness.client.machines.get(APP, ID)).config;
+    const created = await harness.client.machines.create(
+      APP,
+      { config, region: 'sin' },
+      { notFoundRetryMs: 2_000 },
+    );
+    await harness.client.machines.get(APP, created.id);
+    harness.fly.script('GET', new RegExp(`/machines/${created.id}$`), {
+      status: 404,
+      body: { error: 'machine not found' },
+    });
+    await expect(harness.client.machines.get(APP, created.id)).rejects.toBeInstanceOf(
+      FlyNotFoundError,
+    );
+    expect(harness.fly.requests('GET', new RegExp(`/machines/${created.id}$`))).toHaveLength(2);
+  });
+
   it('gives up on 404 without notFoundRetryMs', async () => {
     harness = memoryHarness();
     harness.fly.script('GET', /\/machines\/148ed193b95089$/, {

@@ -241,6 +241,7 @@ export async function releaseLease(
       rate: { key: `lease:${app}/${machineId}`, class: 'action' },
       signal: options.signal,
       subject: `lease on machine ${machineId} of app ${app}`,
+      notFoundIsValid: true,
     });
   } catch (error) {
     if (!(error instanceof FlyNotFoundError)) throw error;
@@ -273,6 +274,7 @@ export async function getLease(
       rate: { key: `lease.get:${app}/${machineId}`, class: 'action' },
       signal: options.signal,
       subject,
+      notFoundIsValid: true,
     });
     const data = unwrap(response, path, subject);
     return data ? toLease(data) : undefined;
