@@ -67,8 +67,8 @@ export interface CreateMachineOptions extends CallOptions {
   /**
    * For this long after the create, calls on the new machine that get 404 are repeated,
    * because Fly may not list a new machine at once. The first successful response about the
-   * machine ends the window, and lease reads are never repeated, since a 404 there means no lease. In
-   * milliseconds. @default 0 (off)
+   * machine ends the window. Lease reads are never repeated, since a 404 there means no lease.
+   * In milliseconds. @default 0 (off)
    */
   notFoundRetryMs?: number | undefined;
   /** Volumes named in `config.mounts`; each must lie in the requested region. */
