@@ -15,6 +15,7 @@ import {
   transferError,
 } from './remote-database.js';
 import { diffLiveDatabaseState, type LiveDatabaseState } from './sqlite-header.js';
+import { retryAfterDrop } from './transport-reconnect.js';
 import type { CheckKind } from './verify.js';
 
 /** Method of a remote snapshot. `auto` picks `sqlite3-backup` when the image has sqlite3. */
@@ -129,11 +130,14 @@ export async function snapshotWithSqlite3Backup(
   const before = await readRemoteState(transport, databasePath, options.signal);
   await checkVolumeRoom(transport, databasePath, before);
 
-  const remoteTemp = remoteTempPath(databasePath, 'snapshot');
+  // Each run of sqlite3 writes its own temporary file; all of them are removed below.
+  const remoteTemps: string[] = [];
   let transferredBytes = 0;
   let knownSha256: string | undefined;
   try {
-    await step(options, 'remote-copy', () => runSqlite3Backup(options, remoteTemp));
+    const remoteTemp = await step(options, 'remote-copy', () =>
+      runSqlite3Backup(options, remoteTemps),
+    );
     const result = await step(options, 'download', () =>
       transport
         .download(remoteTemp, outputPath, transferOptions(options, 'download', databasePath))
@@ -146,13 +150,15 @@ export async function snapshotWithSqlite3Backup(
   } finally {
     // NOTE: when the connection is gone this removal fails too, and the snapshot file stays
     // on the volume under its .flydr-snapshot- name until someone deletes it.
-    await transport.remove(remoteTemp).catch((error: unknown) => {
-      options.logger.warn('could not remove the snapshot file on the volume', {
-        machine_id: transport.machineId,
-        path: remoteTemp,
-        error: messageOf(error),
+    for (const remoteTemp of remoteTemps) {
+      await transport.remove(remoteTemp).catch((error: unknown) => {
+        options.logger.warn('could not remove the snapshot file on the volume', {
+          machine_id: transport.machineId,
+          path: remoteTemp,
+          error: messageOf(error),
+        });
       });
-    });
+    }
   }
 
   const checkpointed = await step(options, 'checkpoint', () =>
@@ -186,18 +192,34 @@ async function checkVolumeRoom(
   }
 }
 
-async function runSqlite3Backup(options: RemoteSnapshotOptions, remoteTemp: string): Promise<void> {
+/**
+ * Runs `sqlite3 DB .backup TEMP` on the machine, again into a new temporary file after a
+ * dropped connection, and returns the temporary file that contains the copy. `remoteTemps`
+ * receives every temporary name used, for the caller to remove.
+ */
+async function runSqlite3Backup(
+  options: RemoteSnapshotOptions,
+  remoteTemps: string[],
+): Promise<string> {
   const { transport, databasePath } = options;
-  // The temporary name is generated without quotes, so it is safe inside '...'.
-  const output = await transport
-    .exec(['sqlite3', databasePath, `.backup '${remoteTemp}'`], {
-      allowFailure: true,
-      timeoutMs: options.commandTimeoutMs ?? 600_000,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    })
-    .catch((error: unknown) => {
-      throw transferError(error, 'sqlite3 .backup', transport.machineId, databasePath);
-    });
+  let remoteTemp = '';
+  const output = await retryAfterDrop(
+    'sqlite3 .backup',
+    transport.machineId,
+    options.logger,
+    () => {
+      // The temporary name is generated without quotes, so it is safe inside '...'.
+      remoteTemp = remoteTempPath(databasePath, 'snapshot');
+      remoteTemps.push(remoteTemp);
+      return transport.exec(['sqlite3', databasePath, `.backup '${remoteTemp}'`], {
+        allowFailure: true,
+        timeoutMs: options.commandTimeoutMs ?? 600_000,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    },
+  ).catch((error: unknown) => {
+    throw transferError(error, 'sqlite3 .backup', transport.machineId, databasePath);
+  });
   if (output.exitCode !== 0) {
     const stderr = output.stderr.toString('utf8').trim();
     if (/unable to open database/i.test(stderr)) {
@@ -210,6 +232,7 @@ async function runSqlite3Backup(options: RemoteSnapshotOptions, remoteTemp: stri
       { machineId: transport.machineId, path: databasePath, exitCode: output.exitCode },
     );
   }
+  return remoteTemp;
 }
 
 /**

@@ -73,7 +73,13 @@ export function openRemote(
 
 /** Returns true while the SFTP channel can still carry requests. */
 export function isSftpOpen(sftp: SFTPWrapper): boolean {
-  return (sftp as unknown as { outgoing?: { state?: string } }).outgoing?.state === 'open';
+  // When the connection drops, ssh2 1.17.0 marks only the incoming side of an SFTP channel
+  // closed, and never calls back a request sent after that.
+  const channel = sftp as unknown as {
+    outgoing?: { state?: string };
+    incoming?: { state?: string };
+  };
+  return channel.outgoing?.state === 'open' && channel.incoming?.state !== 'closed';
 }
 
 /** Time after which a CLOSE that got no reply is given up. */

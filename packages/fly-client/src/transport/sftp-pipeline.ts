@@ -1,4 +1,5 @@
 import type { SFTPWrapper } from 'ssh2';
+import { isSftpOpen } from './sftp-calls.js';
 
 /** Request size and number of requests in flight for one SFTP transfer. */
 export interface PipelineShape {
@@ -75,6 +76,7 @@ export function readPipelined(options: PipelinedReadOptions): Promise<void> {
     };
 
     const request = (offset: number, length: number) => {
+      if (!isSftpOpen(sftp)) return fail(new Error('SFTP channel closed during the read'));
       inFlight += 1;
       const buffer = pool.pop() ?? Buffer.allocUnsafe(chunkSize);
       sftp.read(handle, buffer, 0, length, offset, (error, bytesRead) => {
@@ -175,6 +177,7 @@ export function writePipelined(options: PipelinedWriteOptions): Promise<void> {
           const chunk = buffer.subarray(0, length);
           await produce(offset, chunk);
           if (settled) return;
+          if (!isSftpOpen(sftp)) return fail(new Error('SFTP channel closed during the write'));
 
           inFlight += 1;
           sftp.write(handle, chunk, 0, length, offset, (error) => {
