@@ -6,7 +6,7 @@ import type { DrLogger } from './logger.js';
 
 /** Bounds of {@link reconnectTransports} and {@link retryAfterDrop}. */
 export interface ReconnectOptions {
-  /** Tries of one connect or one read in all, the first included. @default 3 */
+  /** Tries of one connect or one call in all, the first included. @default 3 */
   maxTries?: number;
   /** Pause before the second try; it grows by this much each time. @default 200 */
   pauseMs?: number;
@@ -85,9 +85,12 @@ export async function retryAfterDrop<T>(
 
 /**
  * Wraps a transport factory so that a connection cut during the SSH handshake is opened
- * again, and a `stat` or `readRange` cut midway is sent again on a new connection, each at
- * most `maxTries` times. Transfers reconnect by themselves in the transport. Other calls
- * (rename, remove, exec) are not repeated here, because they may have taken effect.
+ * again, and a call cut midway is sent again on a new connection, each at most `maxTries`
+ * times. `stat` and `readRange` are sent again as they are. A `rename` or `remove` may
+ * have taken effect before the cut, so the files are checked first and the call counts as
+ * done when its effect is there. `exec` is not repeated here, because only the caller
+ * knows whether its command may run twice. Transfers reconnect by themselves in the
+ * transport.
  */
 export function reconnectTransports(
   factory: MachineTransportFactory,
@@ -112,11 +115,43 @@ export function reconnectTransports(
         again(`read ${path}`, () => transport.readRange(path, offset, length, opts)),
       download: (remote, local, opts) => transport.download(remote, local, opts),
       upload: (local, remote, opts) => transport.upload(local, remote, opts),
-      rename: (from, to, opts) => transport.rename(from, to, opts),
-      remove: (path, opts) => transport.remove(path, opts),
+      rename: (from, to, opts) =>
+        again(`rename ${from}`, () =>
+          checkedAfterDrop(
+            () => transport.rename(from, to, opts),
+            async () =>
+              (await transport.stat(from)) === undefined &&
+              (await transport.stat(to)) !== undefined,
+          ),
+        ),
+      remove: (path, opts) =>
+        again(`remove ${path}`, () =>
+          checkedAfterDrop(
+            () => transport.remove(path, opts),
+            async () => (await transport.stat(path)) === undefined,
+          ),
+        ),
       exec: (argv, opts) => transport.exec(argv, opts),
       close: () => transport.close(),
     };
     return wrapped;
   };
+}
+
+/**
+ * Runs a call that changes a file. When its connection drops, `tookEffect` looks at the
+ * files on a new connection: the call counts as done when its effect is there, and the
+ * drop is thrown again (for the caller to retry) when it is not.
+ */
+async function checkedAfterDrop(
+  call: () => Promise<void>,
+  tookEffect: () => Promise<boolean>,
+): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    if (!isDroppedConnection(error) || !(await tookEffect())) {
+      throw error;
+    }
+  }
 }

@@ -403,6 +403,35 @@ describe('DisasterRecovery.restore', () => {
     expect(after.config.init?.exec ?? undefined).toBeUndefined();
   });
 
+  // Offsets counted from the start of the swap, so the cut lands on one of its stat or
+  // rename calls. A rename cut after it took effect must count as done, not be sent again.
+  for (const offset of [1, 200, 400, 800]) {
+    it(`survives a drop ${offset} bytes into the swap`, async () => {
+      let ctx: SimContext | undefined;
+      let drop: { readonly cuts: number } | undefined;
+      const onEvent = (event: DrEvent) => {
+        if (ctx !== undefined && event.type === 'step-start' && event.step === 'swap') {
+          drop = sim.dropSshAfterBytes(ctx.machineId, offset, { times: 1 });
+        }
+      };
+      ctx = await seedApp(sim, { extra: { onEvent } });
+      await waitForRows(sim, ctx.machineId, 10);
+      const backup = await ctx.dr.backup();
+      const backupIds = readLocalDatabase(backup.path);
+
+      const report = await ctx.dr.restore(backup.id, fastHealth);
+      await ctx.dr.close();
+
+      const volumeDir = sim.app(ctx.app).machine(ctx.machineId).volumeDir as string;
+      const ids = new Set(readVolumeDatabase(volumeDir).map((row) => row.id));
+      expect(drop?.cuts).toBe(1);
+      expect(report.movedAside.length).toBeGreaterThan(0);
+      expect(backupIds.filter((id) => !ids.has(id))).toEqual([]);
+      expect(sim.appWriter(ctx.machineId).running()).toBe(true);
+      expect(sim.violations()).toEqual([]);
+    });
+  }
+
   it('rolls back when the upload keeps dropping', async () => {
     // Connections drop from the start of the upload until the upload step has failed; the
     // rollback then runs on healthy connections.
@@ -608,3 +637,15 @@ describe('DisasterRecovery.restore', () => {
     expect(error.code).toBe('DR_BACKUP_NOT_FOUND');
   });
 });
+
+/** Row ids of the `writes` table in a local database file. */
+function readLocalDatabase(path: string): number[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT id FROM writes ORDER BY id').all() as { id: number }[]).map(
+      (row) => row.id,
+    );
+  } finally {
+    db.close();
+  }
+}
