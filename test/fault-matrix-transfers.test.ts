@@ -256,6 +256,7 @@ describe('429 storm longer than the client retries', () => {
 // One seed for the file; FLYDR_FAULT_SEED=<n> replays a run.
 const seed = faultSeed();
 const random = seededRandom(seed);
+console.info(`SSH drop offsets use FLYDR_FAULT_SEED=${seed}`);
 
 /**
  * Returns a cut offset from 1,000 to 8,000 bytes: from inside the SSH handshake to past the
