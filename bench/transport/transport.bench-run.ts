@@ -157,8 +157,7 @@ function median(numbers: number[]): number {
 }
 
 /** Command that produces this benchmark, written above the table. */
-const COMMAND =
-  'pnpm run build && FLYDR_BENCH_RUNS=3 pnpm exec vitest run --config bench/vitest.config.ts bench/transport';
+const COMMAND = `pnpm run build && FLYDR_BENCH_RUNS=${RUNS} pnpm exec vitest run --config bench/vitest.config.ts bench/transport/transport.bench-run.ts`;
 
 /** Samples the 1-minute load average every 5 s, since other jobs on the machine skew the numbers. */
 function watchLoad(): { stop: () => string } {
@@ -332,15 +331,24 @@ function formatTable(samples: Map<string, Sample[]>): string {
       ? median(reference.map((sample) => Number(mib) / sample.seconds))
       : undefined;
     const value = median(mibPerSecond);
+    const compared = reference !== undefined && client !== 'flydr-exec-sim';
+    // Each run of a client sits next to the plain sftp run of the same round, so the ratio
+    // within a round is less affected by load that changes between rounds.
+    const pairedRatios = compared
+      ? list.map((sample, index) => (reference[index]?.seconds ?? Number.NaN) / sample.seconds)
+      : [];
+    const paired = compared
+      ? `${median(pairedRatios).toFixed(2)} (${pairedRatios.map((ratio) => ratio.toFixed(2)).join(', ')})`
+      : '-';
     rows.push(
-      `| ${mib} MiB | ${direction} | ${labels[client]} | ${value.toFixed(1)} | ${referenceMedian && client !== 'flydr-exec-sim' ? (value / referenceMedian).toFixed(2) : '-'} | ${Math.max(...list.map((sample) => sample.rssMb)).toFixed(0)} | ${mibPerSecond.map((v) => v.toFixed(0)).join(', ')} |`,
+      `| ${mib} MiB | ${direction} | ${labels[client]} | ${value.toFixed(1)} | ${referenceMedian && compared ? (value / referenceMedian).toFixed(2) : '-'} | ${paired} | ${Math.max(...list.map((sample) => sample.rssMb)).toFixed(0)} | ${mibPerSecond.map((v) => v.toFixed(0)).join(', ')} |`,
     );
   }
   return [
     `Runs: ${RUNS}; ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; node ${process.version}`,
     '',
-    '| size | direction | client -> server | MiB/s (median) | ratio to sftp default | peak RSS MB (max) | MiB/s per run |',
-    '|---|---|---|---|---|---|---|',
+    '| size | direction | client -> server | MiB/s (median) | ratio to sftp default | ratio within each round: median (per round) | peak RSS MB (max) | MiB/s per run |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }
