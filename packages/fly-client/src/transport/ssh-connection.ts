@@ -243,7 +243,11 @@ export class SshConnection {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         if (error) {
-          channel?.close();
+          try {
+            channel?.close();
+          } catch {
+            // Closing may throw once the connection is gone, and the channel went with it.
+          }
           reject(error);
         } else {
           resolve(result!);
