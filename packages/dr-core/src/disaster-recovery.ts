@@ -147,7 +147,7 @@ export interface DisasterRecovery extends RecoveryOperations {
   list(): Promise<BackupRecord[]>;
   /** Returns one backup. @throws DrError `DR_BACKUP_NOT_FOUND`. */
   show(id: number): Promise<BackupRecord>;
-  /** Deletes a backup row and file. @throws DrError `DR_BACKUP_NOT_FOUND`, `DR_INVALID_INPUT` for the newest verified backup without force. */
+  /** Deletes a backup row and file. @throws DrError `DR_BACKUP_NOT_FOUND`, `DR_REFUSED` for the newest verified backup without force. */
   delete(id: number, options?: DeleteOptions): Promise<BackupRecord>;
   /** Applies the retention policy, or lists what it would remove. */
   prune(options?: PruneOptions): Promise<PruneResult>;
@@ -405,8 +405,8 @@ class DisasterRecoveryImpl implements DisasterRecovery {
       const backup = findBackup(catalog, id);
       if (catalog.latestVerified()?.id === id && options.force !== true) {
         throw new DrError(
-          'DR_INVALID_INPUT',
-          `backup ${id} is the newest verified backup of ${this.app}; refusing to delete it`,
+          'DR_REFUSED',
+          `backup ${id} is the newest verified backup of ${this.app}, so it was not deleted`,
           'Take a newer backup first, or pass --force (`force: true`) to delete it anyway.',
           { backupId: id },
         );

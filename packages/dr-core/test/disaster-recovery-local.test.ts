@@ -301,7 +301,7 @@ describe('DisasterRecovery.delete', () => {
     const only = await dr.backupFile(copyChinook(dir));
     const error = await rejection(dr.delete(only.id));
     await dr.close();
-    expect(error.code).toBe('DR_INVALID_INPUT');
+    expect(error.code).toBe('DR_REFUSED');
     expect(existsSync(only.path)).toBe(true);
   });
 

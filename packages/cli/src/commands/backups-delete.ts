@@ -1,4 +1,4 @@
-import { type BackupRecord, isDrError } from '@flydr/dr-core';
+import type { BackupRecord } from '@flydr/dr-core';
 import { backupJson } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
 import { RefusedError } from '../exit-codes.js';
@@ -34,12 +34,9 @@ export const backupsDeleteCommand: CommandDefinition = {
       `delete backup ${id} of ${dr.app} (${backup.finishedAt}, ${backup.path})?`,
     );
 
-    // dr-core checks again under its lock; a backup that became the newest verified one
-    // after the check above is rejected the same way.
-    const deleted = await dr.delete(id, { force: args.force === true }).catch((error: unknown) => {
-      if (isDrError(error) && error.code === 'DR_INVALID_INPUT') throw refused;
-      throw error;
-    });
+    // dr-core checks again under its lock, and a backup that became the newest verified one
+    // after the check above is refused there with DR_REFUSED (exit 3).
+    const deleted = await dr.delete(id, { force: args.force === true });
     context.out.line(`deleted backup ${deleted.id}`);
     context.out.result({ ok: true, backup: backupJson(deleted) });
   },
