@@ -10,6 +10,7 @@ import {
 import { isTransportError, TransportError } from './errors.js';
 import { FileHostKeyStore, type HostKeyStore, hostKeyFingerprint } from './known-hosts.js';
 import { assertLocalDirectory } from './local-files.js';
+import { ENVIRON_PATH, readEnvironMachineId } from './machine-id-environ.js';
 import type {
   ExecOptions,
   ExecOutput,
@@ -77,7 +78,9 @@ export interface SshTransportOptions {
   /** @default 'root' */
   username?: string;
   /**
-   * Checks with `printenv FLY_MACHINE_ID` that the session reached the requested machine.
+   * Checks that the session reached the requested machine: FLY_MACHINE_ID is read from
+   * `/proc/self/environ` over SFTP, or with `printenv FLY_MACHINE_ID` over exec when that file
+   * lacks it.
    * @default true
    */
   verifyMachineId?: boolean;
@@ -214,11 +217,11 @@ export class SshTransport implements MachineTransport {
     });
 
     try {
-      // The SFTP session opens while the machine id is checked, since each new session costs
-      // a round of setup on the machine. No file is touched before the check passed.
+      // The SFTP session opens at once, because the transfer needs it and the machine id check
+      // reads the id through it first. No other file is touched before the check passed.
       const sftp = connection.sftp();
       sftp.catch(() => undefined);
-      if (this.#options.verifyMachineId ?? true) await this.#verifyMachineId(connection);
+      if (this.#options.verifyMachineId ?? true) await this.#verifyMachineId(connection, sftp);
       // Pin only after the machine proved who it is, so a wrong machine never gets pinned.
       const pinned = await this.#hostKeys.get(this.machineId);
       if (!pinned?.key.equals(connection.hostKey.key)) {
@@ -239,13 +242,20 @@ export class SshTransport implements MachineTransport {
     }
   }
 
-  async #verifyMachineId(connection: SshConnection): Promise<void> {
-    const output = await connection.exec(remoteCommands.machineId(), {
-      allowFailure: true,
-      timeoutMs: 15_000,
+  /**
+   * Confirms the machine id from the SFTP server's environment, which starts no process on the
+   * machine, or else with `printenv FLY_MACHINE_ID` over exec. A different id read either way
+   * fails at once, with no second try.
+   * @throws TransportError TRANSPORT_WRONG_MACHINE
+   */
+  async #verifyMachineId(connection: SshConnection, sftp: Promise<SFTPWrapper>): Promise<void> {
+    const fromEnviron = await sftp.then(readEnvironMachineId, () => undefined);
+    const reported = fromEnviron ?? (await this.#execMachineId(connection));
+    this.#options.logger?.debug('ssh machine id checked', {
+      machine_id: this.machineId,
+      source: fromEnviron === undefined ? 'exec printenv' : ENVIRON_PATH,
     });
-    const reported = output.stdout.toString('utf8').trim();
-    if (output.exitCode === 0 && reported === this.machineId) return;
+    if (reported === this.machineId) return;
 
     const address = `[${this.#address.host}]:${this.#address.port}`;
     const found = reported ? `machine ${reported}` : 'a host that does not set FLY_MACHINE_ID';
@@ -259,6 +269,15 @@ export class SshTransport implements MachineTransport {
           'Pass verifyMachineId: false only for a server known not to set FLY_MACHINE_ID',
       },
     );
+  }
+
+  /** Returns the output of `printenv FLY_MACHINE_ID`, or '' when the command failed. */
+  async #execMachineId(connection: SshConnection): Promise<string> {
+    const output = await connection.exec(remoteCommands.machineId(), {
+      allowFailure: true,
+      timeoutMs: 15_000,
+    });
+    return output.exitCode === 0 ? output.stdout.toString('utf8').trim() : '';
   }
 
   /** Returns the SFTP session of the live connection. */

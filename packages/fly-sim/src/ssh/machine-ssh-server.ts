@@ -4,7 +4,6 @@ import ssh2, { type AuthContext, type Connection, type ServerChannel } from 'ssh
 import type { CommandContext } from '../commands/command-context.js';
 import type { CommandResult } from '../commands/command-result.js';
 import { failure } from '../commands/command-result.js';
-import type { MachineFiles } from '../commands/machine-files.js';
 import { runArgv } from '../commands/run-command.js';
 import { tokenizeShellWords } from '../commands/shell-words.js';
 import { ByteDropper } from './byte-drop.js';
@@ -39,6 +38,7 @@ export class MachineSshServer {
   private readonly held = new Set<Socket>();
   private readonly dropper = new ByteDropper();
   private unresponsive = false;
+  private execCount = 0;
 
   constructor(private readonly options: MachineSshServerOptions) {
     this.ssh = new SshServer({ hostKeys: [options.hostKey] }, (client) => this.onClient(client));
@@ -77,6 +77,11 @@ export class MachineSshServer {
     for (const socket of [...victims]) socket.destroy();
   }
 
+  /** Exec requests received since the server started, e.g. to check a client ran no command. */
+  get execRequests(): number {
+    return this.execCount;
+  }
+
   /** Cuts connections after they carry `bytes` bytes, `times` times, calling `onCut` after each. */
   dropAfterBytes(bytes: number, times: number, onCut?: () => void): void {
     this.dropper.arm(bytes, times, onCut);
@@ -104,14 +109,16 @@ export class MachineSshServer {
     client.on('ready', () => {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
-        session.on('exec', (accept, _reject, info) => this.exec(accept(), info.command));
-        session.on('sftp', (accept) => serveSftp(accept(), this.files()));
+        session.on('exec', (accept, _reject, info) => {
+          this.execCount += 1;
+          this.exec(accept(), info.command);
+        });
+        session.on('sftp', (accept) => {
+          const context = this.options.commandContext();
+          serveSftp(accept(), context.files, context.env);
+        });
       });
     });
-  }
-
-  private files(): MachineFiles {
-    return this.options.commandContext().files;
   }
 
   private authenticate(context: AuthContext): void {

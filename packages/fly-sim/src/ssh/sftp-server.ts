@@ -46,7 +46,15 @@ type OpenHandle =
       usedBytes: number;
       capacityBytes: number;
     }
-  | { kind: 'dir'; guestPath: string; sent: boolean };
+  | { kind: 'dir'; guestPath: string; sent: boolean }
+  | { kind: 'environ'; content: Buffer };
+
+/**
+ * Path at which a Linux process reads its own environment, as `KEY=value` entries each ended
+ * by a NUL byte. An OpenSSH sftp-server inherits the session environment, so it reads
+ * FLY_MACHINE_ID there.
+ */
+const ENVIRON_PATH = '/proc/self/environ';
 
 /** Attributes of the read-only directories above the mount. */
 const DIRECTORY_ATTRS: Attributes = {
@@ -108,9 +116,14 @@ function statusOf(error: unknown): [number, string] {
 /**
  * Serves SFTP requests on one session, confined to the machine's files. RENAME replaces an
  * existing target (POSIX rename), as the SFTP server of Fly's machines does; the
- * posix-rename@openssh.com and fsync@openssh.com extensions are also served.
+ * posix-rename@openssh.com and fsync@openssh.com extensions are also served. Reading
+ * `/proc/self/environ` returns `env` (the machine's environment), with size 0 as procfs reports.
  */
-export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
+export function serveSftp(
+  sftp: SFTPWrapper,
+  files: MachineFiles,
+  env: Record<string, string> = {},
+): void {
   const handles = new Map<number, OpenHandle>();
   let nextHandle = 1;
 
@@ -138,8 +151,16 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
 
   sftp.on('error', () => {});
 
+  const environ = (): Buffer =>
+    Buffer.from(
+      Object.entries(env)
+        .map(([name, value]) => `${name}=${value}\0`)
+        .join(''),
+    );
+
   const statPath = async (path: string): Promise<Attributes> => {
     const guest = files.normalize(path);
+    if (guest === ENVIRON_PATH) return { ...DIRECTORY_ATTRS, mode: 0o100400, size: 0 };
     if (files.isAboveMount(guest)) return DIRECTORY_ATTRS;
     return attrsOf(await stat(files.hostPath(guest)));
   };
@@ -158,6 +179,10 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
   sftp.on('OPEN', (reqId: number, path: string, flags: number) =>
     serve(reqId, async () => {
       const writes = (flags & (OPEN.WRITE | OPEN.APPEND | OPEN.CREAT | OPEN.TRUNC)) !== 0;
+      if (files.normalize(path) === ENVIRON_PATH) {
+        if (writes) return sftp.status(reqId, STATUS.PERMISSION_DENIED, 'Permission denied');
+        return sftp.handle(reqId, newHandle({ kind: 'environ', content: environ() }));
+      }
       const host = writes
         ? files.writablePath(path, 'sftp open for writing')
         : files.hostPath(path);
@@ -186,6 +211,10 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
   sftp.on('READ', (reqId: number, handle: Buffer, offset: number, length: number) =>
     serve(reqId, async () => {
       const entry = handleOf(handle);
+      if (entry?.kind === 'environ') {
+        const part = entry.content.subarray(offset, offset + length);
+        return part.length === 0 ? sftp.status(reqId, STATUS.EOF) : sftp.data(reqId, part);
+      }
       if (entry?.kind !== 'file') return sftp.status(reqId, STATUS.FAILURE, 'invalid handle');
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await entry.file.read(buffer, 0, length, offset);
@@ -227,6 +256,7 @@ export function serveSftp(sftp: SFTPWrapper, files: MachineFiles): void {
       const entry = handleOf(handle);
       if (entry === undefined) return sftp.status(reqId, STATUS.FAILURE, 'invalid handle');
       if (entry.kind === 'dir') return sftp.attrs(reqId, await statPath(entry.guestPath));
+      if (entry.kind === 'environ') return sftp.attrs(reqId, await statPath(ENVIRON_PATH));
       sftp.attrs(reqId, attrsOf(await entry.file.stat()));
     }),
   );

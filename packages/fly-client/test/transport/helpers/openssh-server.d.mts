@@ -30,4 +30,5 @@ export function startOpenSshServer(options?: {
   machineId?: string;
   hostKeyPath?: string;
   keepDir?: boolean;
+  internalSftp?: boolean;
 }): Promise<OpenSshServer>;

@@ -40,7 +40,8 @@ export async function createKeyPair(path) {
 
 /**
  * Starts sshd. Options: `machineId` (exported to sessions as FLY_MACHINE_ID),
- * `hostKeyPath` (reuse a host key, e.g. to keep a pin across restarts).
+ * `hostKeyPath` (reuse a host key, e.g. to keep a pin across restarts), `internalSftp`
+ * (serve SFTP with sshd's internal-sftp instead of the sftp-server program).
  */
 export async function startOpenSshServer(options = {}) {
   if (!existsSync(SSHD)) {
@@ -75,12 +76,17 @@ export async function startOpenSshServer(options = {}) {
     'KbdInteractiveAuthentication no',
     'LogLevel VERBOSE',
     `SetEnv FLY_MACHINE_ID=${machineId}`,
-    `Subsystem sftp ${SFTP_SERVER}`,
+    // internal-sftp serves SFTP inside sshd, whose own environment lacks FLY_MACHINE_ID.
+    `Subsystem sftp ${options.internalSftp ? 'internal-sftp' : SFTP_SERVER}`,
   ];
   await writeFile(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
 
+  // sshd's own environment must not carry FLY_MACHINE_ID, so that only SetEnv sets it.
+  const env = { ...process.env };
+  delete env.FLY_MACHINE_ID;
   const child = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env,
   });
   let log = '';
   child.stderr.setEncoding('utf8');

@@ -33,23 +33,28 @@ export interface Ssh2TestServer {
   /** Largest number of READ requests in flight, per connection, in connection order. */
   maxReadsInFlight: number[];
   connections: number;
+  /** Exec requests received, over all connections. */
+  execRequests: number;
   close(): Promise<void>;
 }
 
-interface OpenFile {
-  file: FileHandle;
-  path: string;
-}
+type OpenFile = { file: FileHandle; path: string } | { environ: Buffer; path: string };
+
+/** Path whose reads return `sftpEnviron`, as a Linux process reads its own environment. */
+const ENVIRON_PATH = '/proc/self/environ';
 
 /**
  * Starts the server. It accepts the public key `authorizedKey`; sessions run commands with
- * `/bin/sh -c` and PATH=`binDir`, with FLY_MACHINE_ID set to `machineId`.
+ * `/bin/sh -c` and PATH=`binDir`, with FLY_MACHINE_ID set to `machineId`. SFTP reads of
+ * `/proc/self/environ` return `sftpEnviron` (by default that same session environment), free
+ * of the injected faults, which apply to file bytes only.
  */
 export async function startSsh2Server(options: {
   machineId: string;
   authorizedKey: string;
   binDir: string;
   hostKey?: string;
+  sftpEnviron?: Record<string, string>;
 }): Promise<Ssh2TestServer> {
   const hostKeyText = options.hostKey ?? generateEd25519KeyPair().private;
   const hostKey = utils.parseKey(hostKeyText) as ParsedKey;
@@ -61,9 +66,16 @@ export async function startSsh2Server(options: {
     faults: {},
     maxReadsInFlight: [],
     connections: 0,
+    execRequests: 0,
     close: async () => undefined,
   };
   const clients = new Set<Connection>();
+  const sessionEnv = { PATH: options.binDir, FLY_MACHINE_ID: options.machineId };
+  const environ = Buffer.from(
+    Object.entries(options.sftpEnviron ?? sessionEnv)
+      .map(([name, value]) => `${name}=${value}\0`)
+      .join(''),
+  );
 
   const server = new Server({ hostKeys: [hostKeyText] }, (client) => {
     clients.add(client);
@@ -95,10 +107,9 @@ export async function startSsh2Server(options: {
     client.on('session', (acceptSession) => {
       const session = acceptSession();
       session.on('exec', (acceptExec, _reject, info) => {
+        state.execRequests += 1;
         const channel = acceptExec();
-        const child = spawn('/bin/sh', ['-c', info.command], {
-          env: { PATH: options.binDir, FLY_MACHINE_ID: options.machineId },
-        });
+        const child = spawn('/bin/sh', ['-c', info.command], { env: sessionEnv });
         channel.pipe(child.stdin);
         child.stdout.pipe(channel, { end: false });
         child.stderr.pipe(channel.stderr, { end: false });
@@ -108,7 +119,7 @@ export async function startSsh2Server(options: {
         });
       });
       session.on('sftp', (acceptSftp) => {
-        serveSftp(acceptSftp(), client, state, index);
+        serveSftp(acceptSftp(), client, state, index, environ);
       });
     });
   });
@@ -127,6 +138,7 @@ function serveSftp(
   client: Connection,
   state: Ssh2TestServer,
   index: number,
+  environ: Buffer,
 ): void {
   const handles = new Map<number, OpenFile>();
   let nextHandle = 1;
@@ -135,7 +147,7 @@ function serveSftp(
 
   const handleOf = (buffer: Buffer) => handles.get(buffer.readUInt32BE(0));
   sftp.on('close', () => {
-    for (const open of handles.values()) void open.file.close();
+    for (const open of handles.values()) if ('file' in open) void open.file.close();
     handles.clear();
   });
   const failWith = (reqid: number, error: unknown) => {
@@ -160,14 +172,20 @@ function serveSftp(
     }
   };
 
+  const newHandle = (open: OpenFile): Buffer => {
+    const id = nextHandle++;
+    handles.set(id, open);
+    const handle = Buffer.alloc(4);
+    handle.writeUInt32BE(id, 0);
+    return handle;
+  };
+
   sftp.on('OPEN', async (reqid, filename, flags) => {
+    if (filename === ENVIRON_PATH)
+      return sftp.handle(reqid, newHandle({ environ, path: filename }));
     try {
       const file = await open(filename, utils.sftp.flagsToString(flags) ?? 'r', 0o600);
-      const id = nextHandle++;
-      handles.set(id, { file, path: filename });
-      const handle = Buffer.alloc(4);
-      handle.writeUInt32BE(id, 0);
-      sftp.handle(reqid, handle);
+      sftp.handle(reqid, newHandle({ file, path: filename }));
     } catch (error) {
       failWith(reqid, error);
     }
@@ -176,6 +194,10 @@ function serveSftp(
   sftp.on('READ', async (reqid, handle, offset, length) => {
     const open = handleOf(handle);
     if (!open) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    if ('environ' in open) {
+      const data = open.environ.subarray(offset, offset + length);
+      return data.length === 0 ? sftp.status(reqid, STATUS_CODE.EOF) : sftp.data(reqid, data);
+    }
     readsInFlight += 1;
     state.maxReadsInFlight[index] = Math.max(state.maxReadsInFlight[index] ?? 0, readsInFlight);
 
@@ -215,7 +237,7 @@ function serveSftp(
 
   sftp.on('WRITE', async (reqid, handle, offset, data) => {
     const open = handleOf(handle);
-    if (!open) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    if (!open || !('file' in open)) return sftp.status(reqid, STATUS_CODE.FAILURE);
     const corrupt = state.faults.corruptWriteOffset;
     if (corrupt !== undefined && corrupt >= offset && corrupt < offset + data.length) {
       data[corrupt - offset] = (data[corrupt - offset] ?? 0) ^ 0xff;
@@ -232,7 +254,7 @@ function serveSftp(
   sftp.on('CLOSE', async (reqid, handle) => {
     const open = handleOf(handle);
     handles.delete(handle.readUInt32BE(0));
-    await open?.file.close();
+    if (open && 'file' in open) await open.file.close();
     sftp.status(reqid, open ? STATUS_CODE.OK : STATUS_CODE.FAILURE);
   });
 
