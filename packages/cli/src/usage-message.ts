@@ -1,3 +1,4 @@
+import { Parser } from 'yargs/helpers';
 import type { CommandDefinition, CommandGroup } from './command.js';
 import { UsageError } from './exit-codes.js';
 
@@ -20,13 +21,21 @@ function nameOf(entry: CommandEntry): string {
   return entry.command.split(' ')[0] as string;
 }
 
+// Global flags that take no value. Any other option takes the word after it as its value,
+// as yargs reads it (`--state-dir /tmp/x` or an option unknown at this level, `--region sin`).
+const flagOptions = ['yes', 'json', 'verbose', 'help', 'version'];
+
 /**
- * Finds the command in `argv`: the first word that is a command name, then for a group the
- * first later word that is one of its subcommands. An option value spelled like a command
- * name (`-a backups`) can mislead it, which only changes the wording of the error.
+ * Finds the command in `argv`: the first positional word that is a command name, then for a
+ * group the first later one that is one of its subcommands. Option values are skipped, so
+ * `flydr backups --state-dir /tmp/x` names no subcommand rather than "/tmp/x".
  */
 function findCommand(argv: readonly string[], commands: readonly CommandEntry[]): CommandPath {
-  const words = argv.filter((word) => !word.startsWith('-'));
+  const words = Parser(argv.slice(), {
+    boolean: flagOptions,
+    alias: { yes: ['y'] },
+    configuration: { 'parse-numbers': false, 'parse-positional-numbers': false },
+  })._.map(String);
   const index = words.findIndex((word) => commands.some((entry) => nameOf(entry) === word));
   if (index < 0) {
     return { words: '', stray: words[0], group: undefined, command: undefined };

@@ -126,6 +126,14 @@ describe('flydr usage errors', () => {
     ],
     [['standby'], 'missing subcommand: `flydr standby` needs one of prepare, config'],
     [
+      ['backups', '--state-dir', '/tmp/flydr-state'],
+      'missing subcommand: `flydr backups` needs one of list, show, verify, prune, delete',
+    ],
+    [
+      ['standby', '--region', 'sin'],
+      'missing subcommand: `flydr standby` needs one of prepare, config',
+    ],
+    [
       ['backups', 'bogus'],
       'unknown subcommand "bogus": `flydr backups` needs one of list, show, verify, prune, delete',
     ],
