@@ -168,6 +168,7 @@ describe('flydr backups', () => {
     const run = await flydr(['backups', 'delete', '2', '--yes', '--json']);
     expect(run.code).toBe(3);
     const { error } = errorShape.parse(jsonOf(run));
+    expect(error.code).toBe('DR_REFUSED');
     expect(error.message).toMatch(/newest verified backup/);
     expect(error.hint).toMatch(/pass --force/);
     const list = backupsListShape.parse(jsonOf(await flydr(['backups', 'list', '--json'])));

@@ -1,7 +1,6 @@
-import type { BackupRecord } from '@flydr/dr-core';
+import { type BackupRecord, DrError } from '@flydr/dr-core';
 import { backupJson } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
-import { RefusedError } from '../exit-codes.js';
 import { requireBackupId } from './backups-show.js';
 
 /** `flydr backups delete ID`: removes one backup's file and catalog row. */
@@ -25,11 +24,15 @@ export const backupsDeleteCommand: CommandDefinition = {
     const id = requireBackupId(args.id);
     const dr = await context.dr({ remote: false });
     const backup = await dr.show(id);
-    const refused = new RefusedError(
-      `backup ${id} is the newest verified backup of ${dr.app}, so it was not deleted`,
-      'take a newer backup first (flydr backup), or pass --force to delete it anyway',
-    );
-    if (args.force !== true && newestVerified(await dr.list())?.id === id) throw refused;
+    // The same code as dr-core's own check below, so `--json` callers see DR_REFUSED either way.
+    if (args.force !== true && newestVerified(await dr.list())?.id === id) {
+      throw new DrError(
+        'DR_REFUSED',
+        `backup ${id} is the newest verified backup of ${dr.app}, so it was not deleted`,
+        'take a newer backup first (flydr backup), or pass --force to delete it anyway',
+        { backupId: id },
+      );
+    }
     await context.confirm(
       `delete backup ${id} of ${dr.app} (${backup.finishedAt}, ${backup.path})?`,
     );
