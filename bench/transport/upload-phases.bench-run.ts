@@ -18,6 +18,7 @@ import { it } from 'vitest';
 
 import { parsePrivateKey } from '../../packages/fly-client/src/transport/certificate.js';
 import { FileHostKeyStore } from '../../packages/fly-client/src/transport/known-hosts.js';
+import { readEnvironMachineId } from '../../packages/fly-client/src/transport/machine-id-environ.js';
 import { remoteCommands } from '../../packages/fly-client/src/transport/remote-commands.js';
 import { RemoteSha256 } from '../../packages/fly-client/src/transport/remote-sha256.js';
 import {
@@ -99,9 +100,17 @@ async function timedUpload(
   lap('connect');
 
   try {
-    const sftpOpening = connection.sftp();
-    await connection.exec(remoteCommands.machineId(), { timeoutMs: 30_000 });
-    const sftp: SFTPWrapper = await sftpOpening;
+    // As SshTransport does: the id from /proc/self/environ over SFTP, else printenv over exec.
+    const sftp: SFTPWrapper = await connection.sftp();
+    const fromEnviron = await readEnvironMachineId(sftp);
+    const reported =
+      fromEnviron ??
+      (await connection.exec(remoteCommands.machineId(), { timeoutMs: 30_000 })).stdout
+        .toString('utf8')
+        .trim();
+    if (reported !== sshd.machineId) {
+      throw new Error(`sshd reported machine ${reported}, expected ${sshd.machineId}`);
+    }
     lap('machineIdAndSftp');
 
     const temporary = `${remotePath}.flydr-partial`;
@@ -234,7 +243,7 @@ async function main(): Promise<void> {
 
   const time = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ');
   const table = [
-    'Command: `pnpm exec vitest run --config bench/vitest.config.ts bench/transport/upload-phases`',
+    `Command: \`FLYDR_BENCH_RUNS=${RUNS} pnpm exec vitest run --config bench/vitest.config.ts bench/transport/upload-phases\``,
     '',
     `Measured ${time(startedAt)} to ${time(new Date())} UTC; 1-minute load average ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}. Runs: ${RUNS}. Median milliseconds per step.`,
     '',
