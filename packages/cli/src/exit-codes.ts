@@ -10,7 +10,10 @@ export const ExitCode = {
   InvalidInput: 2,
   /** A safety check refused: no capacity, divergence, split brain, a held lease or lock. */
   Refused: 3,
-  /** Interrupted; `flydr resume` continues the operation. */
+  /**
+   * Interrupted by Ctrl-C: a paused failover, failback or resume continues with `flydr resume`,
+   * and a sync or restore was rolled back.
+   */
   Interrupted: 4,
 } as const;
 

@@ -1,6 +1,5 @@
-import type { FailoverReport } from '@flydr/dr-core';
+import { DrError, type FailoverReport, isDrError } from '@flydr/dr-core';
 import type { CommandContext } from './context.js';
-import { CliError, ExitCode } from './exit-codes.js';
 import { formatDuration } from './output.js';
 
 /** Converts a failover or failback report to its `--json` shape, documented in docs/cli-json.md. */
@@ -42,8 +41,9 @@ export interface PausableRun {
 /**
  * Runs a journaled operation (failover, failback, resume) so that Ctrl-C (SIGINT) pauses
  * it: the step that runs finishes and is journaled, then the command ends with exit code
- * 4, leaving the operation for `flydr resume` or `flydr abort`. A second Ctrl-C ends the
- * process at once; the journal then shows the operation as interrupted.
+ * 4 (`DR_INTERRUPTED` with the operation id), leaving the operation for `flydr resume` or
+ * `flydr abort`. A second Ctrl-C ends the process at once; the journal then shows the
+ * operation as interrupted.
  */
 export async function withPause<T>(
   context: CommandContext,
@@ -66,10 +66,11 @@ export async function withPause<T>(
       afterStepPersisted: (step) => {
         if (!paused) return;
         const id = operationId ?? '<id>';
-        throw new CliError(
+        throw new DrError(
+          'DR_INTERRUPTED',
           `interrupted: ${id} is paused after step ${step}`,
-          ExitCode.Interrupted,
           `run \`flydr resume ${id}\` to continue, or \`flydr abort ${id}\` to roll back`,
+          operationId === undefined ? {} : { operationId },
         );
       },
     });
@@ -79,25 +80,49 @@ export async function withPause<T>(
 }
 
 /**
- * Runs `work` with an AbortSignal that the first Ctrl-C (SIGINT) fires, so an operation
- * stops at a safe point and rolls back what it did. A second Ctrl-C ends the process at
- * once; the journal then shows the operation as interrupted for `flydr resume` or `abort`.
+ * Runs a journaled sync or restore with an AbortSignal that the first Ctrl-C (SIGINT)
+ * fires. The operation stops at a safe point and rolls back what it did, and the command
+ * ends with exit code 4 (`DR_INTERRUPTED` with the operation id); there is nothing left to
+ * resume. When the rollback fails too, its own error (`DR_OPERATION_FAILED`, exit 1, with
+ * a hint to run `flydr abort`) is kept. A second Ctrl-C ends the process at once, and the
+ * journal then shows the operation as interrupted for `flydr resume` or `flydr abort`.
+ *
+ * @param rerun the command line that starts the operation again, for the hint.
  */
 export async function withInterrupt<T>(
   context: CommandContext,
+  rerun: string,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
   const onSignal = () => {
     context.out.warn(
-      'interrupted: stopping at the next safe point and rolling back; press Ctrl-C again to stop now and run `flydr resume` later',
+      'interrupted: stopping at the next safe point and rolling back; press Ctrl-C again to stop at once and leave the operation for `flydr resume` or `flydr abort`',
     );
     controller.abort(new Error('interrupted by Ctrl-C'));
   };
   process.once('SIGINT', onSignal);
   try {
     return await work(controller.signal);
+  } catch (error) {
+    if (!controller.signal.aborted || isDrError(error, 'DR_OPERATION_FAILED')) throw error;
+    throw rolledBack(context, rerun, error);
   } finally {
     process.removeListener('SIGINT', onSignal);
   }
+}
+
+// The error of a sync or restore that Ctrl-C stopped and that rolled back cleanly. The
+// step's own error (often a transfer "aborted by the caller") would point at the network.
+function rolledBack(context: CommandContext, rerun: string, cause: unknown): DrError {
+  const id = context.steps.lastOperationId;
+  const failed = context.steps.steps.filter((step) => !step.ok).at(-1);
+  const what = id === undefined ? 'the operation' : id;
+  const where = failed === undefined ? '' : ` at step ${failed.step}`;
+  return new DrError(
+    'DR_INTERRUPTED',
+    `interrupted: ${what} stopped${where} and was rolled back`,
+    `nothing is left to resume; run \`${rerun}\` again when you are ready`,
+    id === undefined ? { cause } : { operationId: id, cause },
+  );
 }

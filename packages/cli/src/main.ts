@@ -77,7 +77,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     .recommendCommands()
     .wrap(Math.min(110, io.stdout.isTTY ? (process.stdout.columns ?? 100) : 100))
     .epilogue(
-      'Exit codes: 0 success, 1 operation failed, 2 invalid input, 3 refused by a safety check, 4 interrupted (run `flydr resume`).',
+      'Exit codes: 0 success, 1 operation failed, 2 invalid input, 3 refused by a safety check, 4 interrupted by Ctrl-C (`flydr status` shows what is left for `flydr resume`).',
     )
     .help()
     .version(cliVersion()) as unknown as Argv;

@@ -55,6 +55,11 @@ export class StepPrinter {
 
   constructor(private readonly out: Output) {}
 
+  /** Journal id of the operation whose steps were printed last; undefined before one starts. */
+  get lastOperationId(): string | undefined {
+    return this.operationId;
+  }
+
   /** The listener to pass as dr-core's `onEvent`. */
   readonly listener = (event: unknown): void => {
     const typed = event as ProgressEvent;

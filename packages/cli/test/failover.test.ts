@@ -291,6 +291,7 @@ describe('flydr resume and abort', () => {
     expect(run.code).toBe(4);
     expect(run.stderr).toMatch(/interrupted: failover-\S+ is paused after step fence/);
     expect(run.stderr).toMatch(/flydr resume failover-/);
+    expect(run.stderr).toMatch(/^ {2}operation: failover-/m);
 
     const status = statusShape.parse(jsonOf(await flydr(target, ['status', '--json'])));
     expect(status.unfinishedOperations[0]?.status).toBe('interrupted');

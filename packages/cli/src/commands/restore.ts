@@ -3,6 +3,7 @@ import { isDrError } from '@flydr/dr-core';
 import { backupJson } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
 import { UsageError } from '../exit-codes.js';
+import { withInterrupt } from '../failover-output.js';
 import { formatDuration } from '../output.js';
 import { checkRegionCode } from '../region-code.js';
 import { checkUrl } from '../url.js';
@@ -51,6 +52,8 @@ export const restoreCommand: CommandDefinition = {
     }
     const region = args.region === undefined ? undefined : checkRegionCode(args.region, '--region');
     const healthUrl = checkUrl(args.healthUrl, '--health-url');
+    // A typo in the region would otherwise journal a restore that fails at its preflight.
+    if (region !== undefined) await context.requireKnownRegions([region]);
 
     // Only the catalog is needed to name the backup in the question; the token comes later.
     const backup = await (await context.dr({ remote: false })).show(
@@ -61,11 +64,15 @@ export const restoreCommand: CommandDefinition = {
     );
 
     const dr = await context.dr();
-    const report = await dr.restore(backup.id, {
-      ...(region === undefined ? {} : { region }),
-      ...(typeof args.machine === 'string' ? { machineId: args.machine } : {}),
-      ...(healthUrl === undefined ? {} : { healthUrl }),
-    });
+    const rerun = `flydr restore ${backup.id} ${region === undefined ? `--machine ${args.machine}` : `--region ${region}`}`;
+    const report = await withInterrupt(context, rerun, (signal) =>
+      dr.restore(backup.id, {
+        ...(region === undefined ? {} : { region }),
+        ...(typeof args.machine === 'string' ? { machineId: args.machine } : {}),
+        ...(healthUrl === undefined ? {} : { healthUrl }),
+        signal,
+      }),
+    );
 
     context.out.line(
       `restored backup ${report.backup.id} onto machine ${report.machineId} in ${formatDuration(report.durationMs)}`,

@@ -47,7 +47,8 @@ export const syncCommand: CommandDefinition = {
       `replace the database on the ${to} machine of ${dr.app} with a copy from ${from}? The current one is kept as a verified backup.`,
     );
 
-    const report = await withInterrupt(context, (signal) =>
+    const rerun = `flydr sync --from ${from} --to ${to}${args.force === true ? ' --force' : ''}`;
+    const report = await withInterrupt(context, rerun, (signal) =>
       dr.sync({ from, to, force: args.force === true, signal }),
     );
     context.out.line(

@@ -209,6 +209,30 @@ export const syncShape = z.strictObject({
   durationMs: z.number(),
 });
 
+/** `flydr resume` of a sync. */
+export const resumeSyncShape = z.strictObject({
+  ok: z.literal(true),
+  operationId: z.string(),
+  kind: z.literal('sync'),
+  from: z.string(),
+  to: z.string(),
+  sourceMachineId: z.string(),
+  targetMachineId: z.string(),
+  backupId: z.number(),
+  durationMs: z.number(),
+});
+
+/** `flydr resume` of a restore. */
+export const resumeRestoreShape = z.strictObject({
+  ok: z.literal(true),
+  operationId: z.string(),
+  kind: z.literal('restore'),
+  machineId: z.string(),
+  backupId: z.number(),
+  preRestoreBackupId: z.number().nullable(),
+  durationMs: z.number(),
+});
+
 export const abortShape = z.strictObject({
   ok: z.literal(true),
   operationId: z.string(),
