@@ -4,7 +4,8 @@ import { chooseOperation } from '../operation-choice.js';
 /** `flydr abort [ID]`: rolls an unfinished operation back. */
 export const abortCommand: CommandDefinition = {
   command: 'abort [id]',
-  describe: 'roll an unfinished failover or failback back: the source runs again, the target goes',
+  describe:
+    'roll an unfinished failover, failback, sync or restore back, so the app runs where it ran before',
   examples: [
     ['flydr abort', 'roll back the one unfinished operation'],
     [

@@ -2,10 +2,11 @@ import type { CommandDefinition } from '../command.js';
 import { failoverJson, printFailoverReport, withPause } from '../failover-output.js';
 import { chooseOperation } from '../operation-choice.js';
 
-/** `flydr resume [ID]`: continues an interrupted failover or failback. */
+/** `flydr resume [ID]`: continues an interrupted failover, failback, sync or restore. */
 export const resumeCommand: CommandDefinition = {
   command: 'resume [id]',
-  describe: 'continue an interrupted failover or failback from its first unfinished step',
+  describe:
+    'continue an interrupted failover, failback, sync or restore from its first unfinished step',
   examples: [
     ['flydr resume', 'continue the one unfinished operation'],
     [
