@@ -284,6 +284,7 @@ describe('flydr restore', () => {
     const run = await flydr(['restore', '2', '--region', 'nrt', '--yes', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const document = restoreMachineShape.parse(jsonOf(run));
+    expect(document.operationId).toMatch(/^restore-/);
     expect(document.machineId).toBe(target.machineId);
     expect(document.preRestoreBackup?.reason).toBe('pre-restore');
     expect(sim.violations()).toEqual([]);

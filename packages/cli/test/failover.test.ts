@@ -181,6 +181,7 @@ describe('flydr failover and failback', () => {
     const run = await flydr(target, ['sync', '--from', 'nrt', '--to', 'sin', '--yes', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = syncShape.parse(jsonOf(run));
+    expect(report.operationId).toMatch(/^sync-/);
     expect(report.sourceMachineId).toBe(target.machineId);
     expect(sim.violations()).toEqual([]);
   });

@@ -82,6 +82,7 @@ export const restoreCommand: CommandDefinition = {
     context.out.result({
       ok: true,
       target: 'machine',
+      operationId: report.operationId,
       machineId: report.machineId,
       backup: backupJson(report.backup),
       preRestoreBackup: report.preRestoreBackup ? backupJson(report.preRestoreBackup) : null,

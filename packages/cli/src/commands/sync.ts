@@ -58,6 +58,7 @@ export const syncCommand: CommandDefinition = {
       context.out.line(`  the replaced database is backup ${report.preRestoreBackup.id}`);
     context.out.result({
       ok: true,
+      operationId: report.operationId,
       from: report.from,
       to: report.to,
       sourceMachineId: report.sourceMachineId,

@@ -80,6 +80,7 @@ export const restoreFileShape = z.strictObject({
 export const restoreMachineShape = z.strictObject({
   ok: z.literal(true),
   target: z.literal('machine'),
+  operationId: z.string(),
   machineId: z.string(),
   backup: backupShape,
   preRestoreBackup: backupShape.nullable(),
@@ -199,6 +200,7 @@ export const statusShape = z.looseObject({
 
 export const syncShape = z.strictObject({
   ok: z.literal(true),
+  operationId: z.string(),
   from: z.string(),
   to: z.string(),
   sourceMachineId: z.string(),
