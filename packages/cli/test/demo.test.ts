@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildCli, repoRoot } from './helpers/build.js';
-import { jsonOf, runCli } from './helpers/run-cli.js';
+import { jsonOf, runCli, startCli } from './helpers/run-cli.js';
 import { testDir } from './helpers/temp-dirs.js';
 
 const moveShape = z.strictObject({
@@ -51,6 +51,16 @@ describe('flydr demo', () => {
     );
     expect(run.stdout).toMatch(/^failover nrt -> sin: RPO 0ms, RTO /m);
     expect(run.stdout).toMatch(/the runbook passed in /);
+  });
+
+  it('stops on Ctrl-C with exit 4', { timeout: 60_000 }, async () => {
+    const running = startCli(['demo'], { timeoutMs: 50_000 });
+    await running.waitForStderr(/^1\. /m);
+    running.child.kill('SIGINT');
+    const run = await running.done;
+
+    expect(run.code, run.stderr.slice(-3000)).toBe(4);
+    expect(run.stderr).toMatch(/^flydr: demo interrupted: the simulator was stopped/m);
   });
 
   it('names a --database that is not SQLite', async () => {

@@ -47,8 +47,8 @@ export interface DemoResult {
  * runs out of capacity, failover to sin while the app writes, row check, capacity returns,
  * failback, row and content checks. Every step is a `flydr` command run through `main()`.
  *
- * @throws CliError (exit 1) when a step fails; the result's `ok` is false when an
- *   invariant does not hold.
+ * @throws CliError (exit 1) when a step fails, or (exit 4) after Ctrl-C; the result's `ok`
+ *   is false when an invariant does not hold.
  */
 export async function runDemo(options: DemoOptions, io: CliIo, out: Output): Promise<DemoResult> {
   const startedAt = Date.now();
@@ -70,7 +70,7 @@ export async function runDemo(options: DemoOptions, io: CliIo, out: Output): Pro
     if (!interrupted) throw error;
     throw new CliError(
       'demo interrupted: the simulator was stopped and its files removed',
-      ExitCode.OperationFailed,
+      ExitCode.Interrupted,
       'run `flydr demo` again to watch the whole runbook',
     );
   } finally {
