@@ -105,8 +105,11 @@ export async function withInterrupt<T>(
   try {
     return await work(controller.signal);
   } catch (error) {
-    if (!controller.signal.aborted || isDrError(error, 'DR_OPERATION_FAILED')) throw error;
-    throw rolledBack(context, rerun, error);
+    const operationId = context.steps.lastOperationId;
+    // Without a journaled operation (an error before it started), the error itself is kept.
+    if (!controller.signal.aborted || operationId === undefined) throw error;
+    if (isDrError(error, 'DR_OPERATION_FAILED')) throw error;
+    throw rolledBack(context, operationId, rerun, error);
   } finally {
     process.removeListener('SIGINT', onSignal);
   }
@@ -114,15 +117,18 @@ export async function withInterrupt<T>(
 
 // The error of a sync or restore that Ctrl-C stopped and that rolled back cleanly. The
 // step's own error (often a transfer "aborted by the caller") would point at the network.
-function rolledBack(context: CommandContext, rerun: string, cause: unknown): DrError {
-  const id = context.steps.lastOperationId;
+function rolledBack(
+  context: CommandContext,
+  operationId: string,
+  rerun: string,
+  cause: unknown,
+): DrError {
   const failed = context.steps.steps.filter((step) => !step.ok).at(-1);
-  const what = id === undefined ? 'the operation' : id;
   const where = failed === undefined ? '' : ` at step ${failed.step}`;
   return new DrError(
     'DR_INTERRUPTED',
-    `interrupted: ${what} stopped${where} and was rolled back`,
+    `interrupted: ${operationId} stopped${where} and was rolled back`,
     `nothing is left to resume; run \`${rerun}\` again when you are ready`,
-    id === undefined ? { cause } : { operationId: id, cause },
+    { operationId, cause },
   );
 }
