@@ -96,3 +96,23 @@ function parseSshAddress(
 }
 
 const knownPlaceholders = new Set(['{machine}', '{app}', '{region}']);
+
+/**
+ * Rejects a fixed `--ssh-address` (a `fly proxy` tunnel) for a command that reaches two
+ * machines over SSH. Such a tunnel reaches one machine, so the command would fail at the
+ * second one, after a failover had already fenced the source. A template such as
+ * `{machine}.vm.{app}.internal` and `--transport exec` reach every machine.
+ *
+ * @throws UsageError naming the address and the command.
+ */
+export function requireAddressPerMachine(
+  args: { transport: string; sshAddress?: string | undefined },
+  command: string,
+): void {
+  const address = args.sshAddress;
+  if (args.transport !== 'ssh' || address === undefined || address.includes('{')) return;
+  throw new UsageError(
+    `invalid --ssh-address ${JSON.stringify(address)} for \`flydr ${command}\`: a fixed address (a \`fly proxy\` tunnel) reaches one machine, and ${command} works on the source and the target`,
+    'use --transport exec, or WireGuard without --ssh-address (or a template such as {machine}.vm.{app}.internal)',
+  );
+}

@@ -4,7 +4,7 @@ import { join, relative, sep } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, repoRoot } from './helpers/build.js';
 import { errorShape, standbyConfigShape } from './helpers/json-shapes.js';
-import { jsonOf, runCli } from './helpers/run-cli.js';
+import { jsonOf, runCli, startCli } from './helpers/run-cli.js';
 import { flyTomlFor } from './helpers/sim-app.js';
 import { testDir } from './helpers/temp-dirs.js';
 
@@ -175,6 +175,15 @@ describe('flydr usage errors', () => {
     [['standby', 'prepare', '--region', 'sin', '--size', 'big'], '--size "big"'],
     [['standby', 'prepare', '--region', 'sin', '--size', '0'], '--size "0"'],
     [['backup', '--ssh-port', 'ssh'], '--ssh-port "ssh"'],
+    [
+      ['failover', '--to', 'sin', '--ssh-address', '127.0.0.1:10022'],
+      '--ssh-address "127.0.0.1:10022"',
+    ],
+    [['failback', '--ssh-address', '127.0.0.1:10022'], '--ssh-address "127.0.0.1:10022"'],
+    [
+      ['sync', '--from', 'nrt', '--to', 'sin', '--ssh-address', 'localhost'],
+      '--ssh-address "localhost"',
+    ],
     [['backup', '--ssh-port', '70000'], '--ssh-port "70000"'],
     [['failback', '--wait-for-capacity', '30'], '--wait-for-capacity "30"'],
     [['failover', '--to', 'sin', '--allow-stale-backup', 'abc'], '--allow-stale-backup "abc"'],
@@ -185,6 +194,19 @@ describe('flydr usage errors', () => {
     expect(run.stderr).toContain(`flydr: invalid ${named}`);
     expect(run.stderr).not.toContain('null');
     expect(run.stderr).not.toContain('NaN');
+  });
+});
+
+describe('flydr output', () => {
+  it('ignores a reader that closes early', async () => {
+    const dir = appDir();
+    const running = startCli(['backups', 'list', '--state-dir', join(dir, 'state')], { cwd: dir });
+    // The reader is gone before flydr writes, as with `flydr backups list | head -0`.
+    running.child.stdout.destroy();
+    const run = await running.done;
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/EPIPE/);
   });
 });
 

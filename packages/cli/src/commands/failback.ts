@@ -2,6 +2,7 @@ import type { FailbackOptions } from '@flydr/dr-core';
 import type { CommandDefinition } from '../command.js';
 import { parseDuration } from '../duration.js';
 import { failoverJson, printFailoverReport, withPause } from '../failover-output.js';
+import { requireAddressPerMachine } from '../machine-access.js';
 import { formatDuration } from '../output.js';
 import { checkRegionCode } from '../region-code.js';
 import { checkUrl } from '../url.js';
@@ -49,6 +50,8 @@ export const failbackCommand: CommandDefinition = {
 
   async run(args, context) {
     const options = failbackOptions(args);
+    // With --allow-stale-backup the source may be down, and a tunnel to the target is enough.
+    if (args.allowStaleBackup === undefined) requireAddressPerMachine(context.args, 'failback');
     await context.requireKnownRegions([
       ...(options.to === undefined ? [] : [options.to]),
       ...(options.from === undefined ? [] : [options.from]),

@@ -3,6 +3,7 @@ import type { CommandDefinition } from '../command.js';
 import { parseDuration } from '../duration.js';
 import { UsageError } from '../exit-codes.js';
 import { failoverJson, printFailoverReport, withPause } from '../failover-output.js';
+import { requireAddressPerMachine } from '../machine-access.js';
 import { checkRegionCode } from '../region-code.js';
 import { checkUrl } from '../url.js';
 
@@ -58,6 +59,8 @@ export const failoverCommand: CommandDefinition = {
 
   async run(args, context) {
     const options = failoverOptions(args);
+    // With --allow-stale-backup the source may be down, and a tunnel to the target is enough.
+    if (args.allowStaleBackup === undefined) requireAddressPerMachine(context.args, 'failover');
     await context.requireKnownRegions([
       options.to,
       ...(options.from === undefined ? [] : [options.from]),

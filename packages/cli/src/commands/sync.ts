@@ -2,6 +2,7 @@ import { backupJson } from '../backup-json.js';
 import type { CommandDefinition } from '../command.js';
 import { UsageError } from '../exit-codes.js';
 import { withInterrupt } from '../failover-output.js';
+import { requireAddressPerMachine } from '../machine-access.js';
 import { formatDuration } from '../output.js';
 import { checkRegionCode } from '../region-code.js';
 
@@ -41,6 +42,7 @@ export const syncCommand: CommandDefinition = {
         'sync copies between two regions, such as --from nrt --to sin',
       );
     }
+    requireAddressPerMachine(context.args, 'sync');
     await context.requireKnownRegions([from, to]);
     const dr = await context.dr();
     await context.confirm(
