@@ -401,7 +401,7 @@ describe('sync when the standby region has no room', () => {
 
       expect(error.code).toBe('DR_NO_CAPACITY');
       expect(error.message).toContain(`region sin has no capacity to start machine ${standbyId}`);
-      expect((error as Error & { hint?: string }).hint).toContain('flydr capacity');
+      expect((error as Error & { hint?: string }).hint).toContain('flydr regions');
       expect(exitCodeOf(error)).toBe(ExitCode.Refused);
       expect(volumeIds(active, ctx.app, standbyId)).toEqual([]);
       expect(machine.state).toBe('stopped');

@@ -101,7 +101,7 @@ export async function waitForCapacity(
 
 /** Next step after a capacity error when nothing was changed. */
 const NOTHING_CHANGED_HINT =
-  'Nothing was changed. Try again later, wait for capacity (failback can poll), or choose another region with `flydr capacity`.';
+  'Nothing was changed. Try again later, wait for capacity (failback can poll), or choose another region with `flydr regions`.';
 
 /**
  * Builds the error for a region without room for the requested machine and volume. The

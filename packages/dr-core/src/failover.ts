@@ -298,7 +298,7 @@ function midwayCapacityError(cause: Error, state: FailoverState): DrError {
   return new DrError(
     'DR_NO_CAPACITY',
     `region ${region} ran out of capacity for the ${state.kind} target machine: ${cause.message}`,
-    `${next}, or choose another region with \`flydr capacity\`.`,
+    `${next}, or choose another region with \`flydr regions\`.`,
     { region, cause },
   );
 }

@@ -145,7 +145,7 @@ async function noCapacityToStart(
   return new DrError(
     'DR_NO_CAPACITY',
     `region ${region} has no capacity to start machine ${machineId} of app ${app} with its new config (${messageOf(cause)})`,
-    `Fly did not apply the update. Run the command again later, or check which regions have room with \`flydr capacity\`.`,
+    `Fly did not apply the update. Run the command again later, or check which regions have room with \`flydr regions\`.`,
     { region, machineId, cause },
   );
 }

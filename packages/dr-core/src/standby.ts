@@ -125,7 +125,7 @@ async function createMachine(
         region,
         { guest: primary.config?.guest ?? undefined },
         1,
-        `The standby volume in ${region} was kept. Run \`flydr standby prepare --region ${region} --machine\` again later, or choose another region with \`flydr capacity\`.`,
+        `The standby volume in ${region} was kept. Run \`flydr standby prepare --region ${region} --machine\` again later, or choose another region with \`flydr regions\`.`,
       );
     }
     throw error;

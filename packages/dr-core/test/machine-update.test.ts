@@ -163,7 +163,7 @@ describe('updateWhenSettled', () => {
     expect((caught as DrError).message).toContain(
       `region nrt has no capacity to start machine ${setup.machineId}`,
     );
-    expect((caught as DrError).hint).toContain('flydr capacity');
+    expect((caught as DrError).hint).toContain('flydr regions');
     expect((caught as DrError).details.region).toBe('nrt');
   });
 
