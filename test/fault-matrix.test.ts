@@ -295,6 +295,8 @@ describe('operations under machine faults', () => {
     await active.hostUp(ctx.machineId);
     await ctx.dr.close();
 
+    expect(error.code).toBe('DR_SOURCE_MACHINE');
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(error.message).toContain(ctx.machineId);
     expect(error.hint).toBeTruthy();
     expect(listed.map((item) => item.id)).toEqual([first.id]);
@@ -366,6 +368,7 @@ describe('failback with a failing health check', () => {
     await ctx.dr.close();
 
     expect(error.code).toBe('DR_HEALTH_FAILED');
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(active.appWriter(failover.targetMachineId).running()).toBe(true);
     expect(active.appWriter(ctx.machineId).running()).toBe(false);
     expect(missing(sinBefore, volumeIds(active, ctx.app, failover.targetMachineId))).toEqual([]);
@@ -433,6 +436,7 @@ describe('failover onto a full volume', () => {
     await ctx.dr.close();
 
     expect(error.code).toBe('DR_NO_SPACE');
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(error.message).toMatch(/free/);
     expect(nrt.state).toBe('started');
     expect(nrt.cordoned).toBe(false);
@@ -457,6 +461,7 @@ describe('sync onto a full volume', () => {
     await ctx.dr.close();
 
     expect(error.code).toBe('DR_NO_SPACE');
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(volumeIds(active, ctx.app, standby.machineId as string)).toEqual(syncedIds);
     expect(machine.state).toBe('stopped');
     expect(status.unfinishedOperations).toEqual([]);
@@ -480,6 +485,7 @@ describe('failback and sync with a held lease', () => {
     await ctx.dr.close();
 
     expect(error.code).toBe('DR_LOCKED');
+    expect(exitCodeOf(error)).toBe(ExitCode.Refused);
     expect(error.message).toContain('deploy by alice');
     expect(active.appWriter(failover.targetMachineId).running()).toBe(true);
     expect(status.unfinishedOperations).toEqual([]);
@@ -502,6 +508,7 @@ describe('failback and sync with a held lease', () => {
     await ctx.dr.close();
 
     expect(error.code).toBe('DR_LOCKED');
+    expect(exitCodeOf(error)).toBe(ExitCode.Refused);
     expect(error.message).toContain('deploy by alice');
     expect(volumeIds(active, ctx.app, standbyId)).toEqual([]);
     expect(status.unfinishedOperations).toEqual([]);
@@ -522,6 +529,7 @@ describe('sync from a host that is down', () => {
     await ctx.dr.close();
 
     expect(error.code).toBe('DR_SOURCE_MACHINE');
+    expect(exitCodeOf(error)).toBe(ExitCode.OperationFailed);
     expect(error.message).toContain(ctx.machineId);
     expect(volumeIds(active, ctx.app, standby.machineId as string)).toEqual([]);
     expect(status.unfinishedOperations).toEqual([]);
