@@ -156,10 +156,16 @@ export function transferError(
       { machineId, path, cause: error },
     );
   }
+  // A transfer stopped on request (Ctrl-C, an aborted signal) is not a network fault, so
+  // its hint does not send the user to check the connection.
+  const hint =
+    code === 'TRANSPORT_ABORTED'
+      ? 'The transfer was stopped on request. The operation reports what it kept; run the command again when ready.'
+      : 'Check the connection to the machine and run the command again; this step catalogued nothing.';
   return new DrError(
     'DR_TRANSFER_FAILED',
     `${step} of ${path} on machine ${machineId} failed: ${messageOf(error)}`,
-    'Check the connection to the machine and run the command again; nothing was catalogued.',
+    hint,
     { machineId, path, cause: error, transportCode: code },
   );
 }
