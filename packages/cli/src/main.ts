@@ -4,7 +4,7 @@ import type { CommandDefinition, CommandGroup } from './command.js';
 import { commands } from './commands/index.js';
 import { CommandContext } from './context.js';
 import { reportError } from './error-exit.js';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode, UsageError } from './exit-codes.js';
 import { type GlobalArgs, withGlobalOptions } from './global-options.js';
 import { type CliIo, processIo } from './io.js';
 import { toJson } from './output.js';
@@ -14,6 +14,11 @@ import { usageErrorFor } from './usage-message.js';
 function cliVersion(): string {
   const path = new URL('../package.json', import.meta.url);
   return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+}
+
+/** Tells whether the arguments ask for help or the version, which run no command. */
+function asksForHelpOrVersion(argv: readonly string[]): boolean {
+  return argv[0] === 'help' || argv.some((arg) => arg === '--help' || arg === '--version');
 }
 
 /** The context of the command that runs, so errors know whether a result was printed. */
@@ -91,6 +96,15 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 
   try {
     await parser.parseAsync();
+    // Words after `--` satisfy yargs' demand for a command without naming one, so such a run
+    // that reached no command and asked for no help or version ends here as a usage error.
+    if (state.context === undefined && argv.includes('--') && !asksForHelpOrVersion(argv)) {
+      const after = argv.slice(argv.indexOf('--') + 1).join(' ');
+      throw new UsageError(
+        `missing command: the words after -- ("${after}") are not read as a command`,
+        'put the command before --, as in `flydr --help`',
+      );
+    }
     return ExitCode.Success;
   } catch (error) {
     const report = reportError(error);

@@ -151,6 +151,7 @@ describe('flydr usage errors', () => {
     [['status', '--transport', 'ftp'], 'invalid --transport "ftp": choose ssh or exec'],
     [['backups', 'prune', '--keep-days'], 'missing value after --keep-days'],
     [['bogus'], 'unknown command "bogus"'],
+    [['--', 'bogus'], 'missing command: the words after -- ("bogus") are not read as a command'],
   ])('names %j in one line', async (args, message) => {
     const run = await runCli(args);
     expect(run.code).toBe(2);
