@@ -5,6 +5,7 @@ import type { FailoverContext } from './failover-context.js';
 import type { FailoverState } from './failover-types.js';
 import type { Machine, MachineConfig } from './fly-types.js';
 import type { OperationJournal, OperationRecord } from './journal.js';
+import { refuseForeignLease } from './machine-foreign-lease.js';
 import { validateRegions } from './regions.js';
 import {
   describeMachines,
@@ -59,7 +60,9 @@ export async function preflight(
   const sourceVolume =
     source.volumeId === null ? undefined : await client.volumes.get(app, source.volumeId);
   const sourceVolumeSizeGb = sourceVolume?.size_gb ?? 1;
-  await refuseForeignLease(context, app, source.machine.id);
+  // A lease with this description is the operation's own, from a run that was resumed.
+  const ownLease = `flydr ${context.operationId}`;
+  await refuseForeignLease(client, app, source.machine.id, ownLease);
   if (isMaintenanceConfig(source.machine.config)) {
     throw new DrError(
       'DR_REFUSED',
@@ -72,7 +75,7 @@ export async function preflight(
   const target = await findTarget(context, state, sourceVolumeSizeGb);
   if (target.machine !== undefined) {
     rejectUnreachableTarget(target.machine, app);
-    await refuseForeignLease(context, app, target.machine.id);
+    await refuseForeignLease(client, app, target.machine.id, ownLease);
   }
 
   const volumeName = source.mount.name ?? sourceVolume?.name ?? 'data';
@@ -144,24 +147,6 @@ export function refuseUnfinished(journal: OperationJournal, app: string, exceptI
 /** Tells whether an operation left nothing to resume or roll back (every step pending or undone). */
 export function isSettled<State>(operation: OperationRecord<State>): boolean {
   return operation.steps.every((step) => step.status === 'pending' || step.status === 'undone');
-}
-
-async function refuseForeignLease(
-  context: FailoverContext,
-  app: string,
-  machineId: string,
-): Promise<void> {
-  const { client } = context;
-  const lease = await client.machines.getLease(app, machineId);
-  if (lease === undefined || lease.description === `flydr ${context.operationId}`) {
-    return;
-  }
-  throw new DrError(
-    'DR_LOCKED',
-    `machine ${machineId} of app ${app} is leased by ${lease.owner ?? 'another operator'} (${lease.description ?? 'no description'}) until ${lease.expiresAt}`,
-    'Another operation is changing this machine; wait until its lease is released, then run the command again.',
-    { machineId, holder: lease.description, owner: lease.owner },
-  );
 }
 
 interface TargetChoice {

@@ -1,7 +1,7 @@
 import { isFlyError } from '@flydr/fly-client';
 import { DrError, isDrError } from './errors.js';
 import { activeSignal, type FailoverContext } from './failover-context.js';
-import { isSettled, preflight } from './failover-preflight.js';
+import { preflight } from './failover-preflight.js';
 import { buildReport, recordPrimary, unrecordPrimary } from './failover-record.js';
 import { fenceSource, snapshotSource, stopSource, unfenceSource } from './failover-source-steps.js';
 import {
@@ -24,12 +24,8 @@ import {
   type FailoverStepName,
 } from './failover-types.js';
 import type { OperationRecord } from './journal.js';
-import {
-  type OperationStep,
-  type RunnerOptions,
-  rollbackOperation,
-  runOperation,
-} from './operation-runner.js';
+import { refuseFinished, runnerOptionsFor } from './journaled-run.js';
+import { type OperationStep, rollbackOperation, runOperation } from './operation-runner.js';
 import { retryRateLimited } from './step-retry.js';
 
 /** Description of each step, for a dry run's plan. */
@@ -158,7 +154,7 @@ export async function resumeFailover(
   run: FailoverRunOptions = {},
 ): Promise<FailoverReport> {
   const record = base.journal.get<FailoverState>(operationId);
-  refuseFinished(record, 'resume');
+  refuseFinishedFailover(record, 'resume');
   return execute({ ...base, operationId, run });
 }
 
@@ -175,13 +171,13 @@ export async function abortFailover(
   run: FailoverRunOptions = {},
 ): Promise<OperationRecord<FailoverState>> {
   const record = base.journal.get<FailoverState>(operationId);
-  refuseFinished(record, 'abort');
+  refuseFinishedFailover(record, 'abort');
   const context: FailoverContext = { ...base, operationId, run };
   return rollbackOperation(
     base.journal,
     operationId,
     failoverSteps(context),
-    runnerOptions(context),
+    runnerOptionsFor(context.emit, context.run),
   );
 }
 
@@ -212,7 +208,7 @@ async function execute(context: FailoverContext): Promise<FailoverReport> {
       journal,
       operationId,
       failoverSteps(context),
-      runnerOptions(context),
+      runnerOptionsFor(context.emit, context.run),
     );
     const report = buildReport(record, record.state);
     journal.patchState(operationId, { report });
@@ -226,18 +222,6 @@ async function execute(context: FailoverContext): Promise<FailoverReport> {
   } catch (error) {
     throw surfaceCause(error, journal.get<FailoverState>(operationId).state);
   }
-}
-
-function runnerOptions(context: FailoverContext): RunnerOptions {
-  const { run } = context;
-  return {
-    ...(run.signal === undefined ? {} : { signal: run.signal }),
-    ...(run.afterStepPersisted === undefined ? {} : { afterStepPersisted: run.afterStepPersisted }),
-    onEvent: (event) => {
-      context.emit(event);
-      run.onRunnerEvent?.(event);
-    },
-  };
 }
 
 /**
@@ -303,15 +287,14 @@ function midwayCapacityError(cause: Error, state: FailoverState): DrError {
   );
 }
 
-function refuseFinished(record: OperationRecord<FailoverState>, action: 'resume' | 'abort'): void {
-  if (record.status === 'succeeded' || record.status === 'aborted' || isSettled(record)) {
-    throw new DrError(
-      'DR_REFUSED',
-      `operation ${record.id} is ${record.status === 'running' ? 'rolled back' : record.status}; there is nothing to ${action}`,
-      record.status === 'succeeded'
-        ? 'To go back, run a failback (or a failover to the old region).'
-        : 'Start a new operation instead.',
-      { operationId: record.id },
-    );
-  }
+/** Raises unless the failover or failback has steps left to resume or roll back. */
+function refuseFinishedFailover(
+  record: OperationRecord<FailoverState>,
+  action: 'resume' | 'abort',
+): void {
+  const hint =
+    record.status === 'succeeded'
+      ? 'To go back, run a failback (or a failover to the old region).'
+      : 'Start a new operation instead.';
+  refuseFinished(record, action, 'operation', hint);
 }

@@ -2,17 +2,22 @@ import { DrError } from './errors.js';
 import type { FlyClient } from './fly-types.js';
 
 /**
- * Checks a machine's Machines API lease before an operation changes the machine.
+ * Checks a machine's Machines API lease before an operation changes the machine. A lease
+ * whose description is `ownDescription` belongs to the operation itself and passes.
  *
- * @throws DrError `DR_LOCKED` naming the holder when anyone holds the lease.
+ * @throws DrError `DR_LOCKED` naming the holder when anyone else holds the lease.
  */
 export async function refuseForeignLease(
   client: FlyClient,
   app: string,
   machineId: string,
+  ownDescription?: string,
 ): Promise<void> {
   const lease = await client.machines.getLease(app, machineId);
-  if (lease === undefined) {
+  if (
+    lease === undefined ||
+    (ownDescription !== undefined && lease.description === ownDescription)
+  ) {
     return;
   }
   throw new DrError(

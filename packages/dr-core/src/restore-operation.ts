@@ -1,7 +1,6 @@
 import type { BackupRecord, Catalog } from './catalog.js';
 import { DrError } from './errors.js';
 import { type DrEventListener, runStep } from './events.js';
-import { isSettled } from './failover-preflight.js';
 import type { FailoverRunOptions } from './failover-types.js';
 import type { FlyClient, MachineConfig, MachineTransportFactory } from './fly-types.js';
 import type { OperationJournal, OperationRecord } from './journal.js';
@@ -12,11 +11,11 @@ import {
   runJournaledRestore,
   undoJournaledRestore,
 } from './journaled-restore.js';
+import { refuseFinished, runnerOptionsFor } from './journaled-run.js';
 import type { DrLogger } from './logger.js';
 import { refuseForeignLease } from './machine-foreign-lease.js';
 import {
   type OperationStep,
-  type RunnerOptions,
   rollbackOperation,
   runOperation,
   surfaceStepError,
@@ -82,6 +81,9 @@ export interface RestoreRunOptions
   extends FailoverRunOptions,
     Pick<JournaledRestoreOptions, 'beforeUpload' | 'idleTimeoutMs' | 'deadlineMs'> {}
 
+/** Next step named when a restore has nothing left to resume or roll back. */
+const START_NEW_RESTORE = 'Start a new restore instead.';
+
 interface RestoreRun extends JournaledRestoreContext {
   run: RestoreRunOptions;
 }
@@ -122,7 +124,7 @@ export async function resumeRestore(
   operationId: string,
   run: RestoreRunOptions = {},
 ): Promise<RestoreOperationReport> {
-  refuseFinished(context.journal.get<RestoreState>(operationId), 'resume');
+  refuseFinished(context.journal.get(operationId), 'resume', 'restore', START_NEW_RESTORE);
   return execute({ ...context, operationId, run });
 }
 
@@ -139,13 +141,13 @@ export async function abortRestore(
   operationId: string,
   run: RestoreRunOptions = {},
 ): Promise<OperationRecord<RestoreState>> {
-  refuseFinished(context.journal.get<RestoreState>(operationId), 'abort');
+  refuseFinished(context.journal.get(operationId), 'abort', 'restore', START_NEW_RESTORE);
   const restoreRun: RestoreRun = { ...context, operationId, run };
   return rollbackOperation(
     context.journal,
     operationId,
     restoreSteps(restoreRun),
-    runnerOptions(restoreRun),
+    runnerOptionsFor(restoreRun.emit, restoreRun.run),
   );
 }
 
@@ -223,7 +225,7 @@ async function execute(context: RestoreRun): Promise<RestoreOperationReport> {
       context.journal,
       context.operationId,
       restoreSteps(context),
-      runnerOptions(context),
+      runnerOptionsFor(context.emit, context.run),
     );
   } catch (error) {
     throw surfaceStepError(error);
@@ -246,27 +248,4 @@ async function execute(context: RestoreRun): Promise<RestoreOperationReport> {
     movedAside: state.movedAside ?? [],
     durationMs: Date.now() - state.startedAtMs,
   };
-}
-
-function runnerOptions(context: RestoreRun): RunnerOptions {
-  const { run } = context;
-  return {
-    ...(run.signal === undefined ? {} : { signal: run.signal }),
-    ...(run.afterStepPersisted === undefined ? {} : { afterStepPersisted: run.afterStepPersisted }),
-    onEvent: (event) => {
-      context.emit(event);
-      run.onRunnerEvent?.(event);
-    },
-  };
-}
-
-function refuseFinished(record: OperationRecord<RestoreState>, action: 'resume' | 'abort'): void {
-  if (record.status === 'succeeded' || record.status === 'aborted' || isSettled(record)) {
-    throw new DrError(
-      'DR_REFUSED',
-      `restore ${record.id} is ${record.status === 'running' ? 'rolled back' : record.status}; there is nothing to ${action}`,
-      'Start a new restore instead.',
-      { operationId: record.id },
-    );
-  }
 }

@@ -1,14 +1,9 @@
 import type { BackupRecord } from './catalog.js';
 import { DrError } from './errors.js';
-import { isSettled } from './failover-preflight.js';
 import type { FailoverRunOptions } from './failover-types.js';
 import type { OperationRecord } from './journal.js';
-import {
-  type RunnerOptions,
-  rollbackOperation,
-  runOperation,
-  surfaceStepError,
-} from './operation-runner.js';
+import { refuseFinished, runnerOptionsFor } from './journaled-run.js';
+import { rollbackOperation, runOperation, surfaceStepError } from './operation-runner.js';
 import {
   SYNC_STEPS,
   type SyncContext,
@@ -90,7 +85,7 @@ export async function resumeSync(
   operationId: string,
   run: FailoverRunOptions = {},
 ): Promise<SyncReport> {
-  refuseFinished(context.journal.get<SyncState>(operationId), 'resume');
+  refuseFinishedSync(context.journal.get<SyncState>(operationId), 'resume');
   return execute({ ...context, operationId, run });
 }
 
@@ -106,13 +101,13 @@ export async function abortSync(
   operationId: string,
   run: FailoverRunOptions = {},
 ): Promise<OperationRecord<SyncState>> {
-  refuseFinished(context.journal.get<SyncState>(operationId), 'abort');
+  refuseFinishedSync(context.journal.get<SyncState>(operationId), 'abort');
   const syncRun: SyncRun = { ...context, operationId, run };
   return rollbackOperation(
     context.journal,
     operationId,
     syncSteps(syncRun),
-    runnerOptions(syncRun),
+    runnerOptionsFor(syncRun.emit, syncRun.run),
   );
 }
 
@@ -120,7 +115,12 @@ async function execute(context: SyncRun): Promise<SyncReport> {
   const { journal, operationId } = context;
   let record: OperationRecord<SyncState>;
   try {
-    record = await runOperation(journal, operationId, syncSteps(context), runnerOptions(context));
+    record = await runOperation(
+      journal,
+      operationId,
+      syncSteps(context),
+      runnerOptionsFor(context.emit, context.run),
+    );
   } catch (error) {
     throw surfaceStepError(error);
   }
@@ -147,19 +147,8 @@ async function execute(context: SyncRun): Promise<SyncReport> {
   };
 }
 
-function runnerOptions(context: SyncRun): RunnerOptions {
-  const { run } = context;
-  return {
-    ...(run.signal === undefined ? {} : { signal: run.signal }),
-    ...(run.afterStepPersisted === undefined ? {} : { afterStepPersisted: run.afterStepPersisted }),
-    onEvent: (event) => {
-      context.emit(event);
-      run.onRunnerEvent?.(event);
-    },
-  };
-}
-
-function refuseFinished(record: OperationRecord<SyncState>, action: 'resume' | 'abort'): void {
+/** Raises unless the operation is a sync with steps left to resume or roll back. */
+function refuseFinishedSync(record: OperationRecord<SyncState>, action: 'resume' | 'abort'): void {
   if (record.kind !== 'sync') {
     throw new DrError(
       'DR_REFUSED',
@@ -168,12 +157,5 @@ function refuseFinished(record: OperationRecord<SyncState>, action: 'resume' | '
       { operationId: record.id },
     );
   }
-  if (record.status === 'succeeded' || record.status === 'aborted' || isSettled(record)) {
-    throw new DrError(
-      'DR_REFUSED',
-      `sync ${record.id} is ${record.status === 'running' ? 'rolled back' : record.status}; there is nothing to ${action}`,
-      'Start a new sync instead.',
-      { operationId: record.id },
-    );
-  }
+  refuseFinished(record, action, 'sync', 'Start a new sync instead.');
 }
