@@ -176,7 +176,7 @@ describe('failover after a create without a response', () => {
   it('finds and removes the machine it made', async () => {
     const ctx = await setUpHidden({}, 500);
     const active = ctx.sim;
-    // The sim creates the machine at once but answers after 1.5 s, when the client has
+    // The sim creates the machine at once but responds after 1.5 s, when the client has
     // given up after 0.5 s.
     const lateCreate: FaultSpec = {
       method: 'POST',

@@ -81,8 +81,8 @@ export async function withPause<T>(
 
 /**
  * Runs a journaled sync or restore with an AbortSignal that the first Ctrl-C (SIGINT)
- * fires. The operation stops at a safe point and rolls back what it did, and the command
- * ends with exit code 4 (`DR_INTERRUPTED` with the operation id); there is nothing left to
+ * fires. The operation stops at a safe point and rolls back what it did. The command then
+ * ends with exit code 4 (`DR_INTERRUPTED` with the operation id), with nothing left to
  * resume. When the rollback fails too, its own error (`DR_OPERATION_FAILED`, exit 1, with
  * a hint to run `flydr abort`) is kept. A second Ctrl-C ends the process at once, and the
  * journal then shows the operation as interrupted for `flydr resume` or `flydr abort`.

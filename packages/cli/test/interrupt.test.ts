@@ -26,7 +26,7 @@ async function unfinished(target: SimApp) {
   return statusShape.parse(jsonOf(run)).unfinishedOperations;
 }
 
-/** An app in nrt with a stopped standby machine in sin, ready to sync into. */
+/** Starts an app in nrt with a stopped standby machine in sin, ready to sync into. */
 async function appWithStandby(): Promise<SimApp> {
   const target = await startSimApp(sim);
   const prepared = await flydr(target, ['standby', 'prepare', '--region', 'sin', '--machine']);

@@ -187,7 +187,7 @@ export function lockedError(error: unknown, app: string, machineId: string): unk
   );
 }
 
-/** Reads a machine and the mount that holds the database. */
+/** Reads a machine and the mount that contains the database. */
 export async function selectedMachine(
   context: Pick<JournaledRestoreContext, 'client' | 'app' | 'databasePath'>,
   machineId: string,

@@ -49,16 +49,16 @@ export interface SyncReport {
  * Copies the database from one region's started machine to another region's machine (the
  * monthly standby refresh) as one journaled operation. Its steps are preflight, a verified
  * snapshot of the source, a restore onto the target in maintenance mode (which keeps a
- * verified copy of what it replaces), and the record of what the target now holds. The target ends as
- * it was (started or stopped). The active primary is never overwritten unless forced, and
+ * verified copy of what it replaces), and the record of what the target now contains. The
+ * target ends as it was (started or stopped). The active primary is never overwritten unless forced, and
  * neither is a target whose database changed since flydr recorded it. A killed sync is
  * continued with {@link resumeSync} or rolled back with {@link abortSync}.
  *
- * @throws DrError after a clean rollback, the failing step's own error: `DR_REFUSED` (the
- *   target is the active primary or in maintenance mode), `DR_LOCKED` (its lease is held),
- *   `DR_SOURCE_MACHINE` (no source, or its host is unreachable), `DR_DIVERGED`,
- *   `DR_UNKNOWN_REGION`, and the backup and restore errors. `DR_OPERATION_FAILED` when a
- *   rollback step failed too (run abort).
+ * @throws DrError after a clean rollback, which rethrows the failing step's own error:
+ *   `DR_REFUSED` (the target is the active primary or in maintenance mode), `DR_LOCKED`
+ *   (its lease is held), `DR_SOURCE_MACHINE` (no source, or its host is unreachable),
+ *   `DR_DIVERGED`, `DR_UNKNOWN_REGION`, and the backup and restore errors.
+ * @throws DrError `DR_OPERATION_FAILED` when a rollback step failed too (run abort).
  */
 export async function runSync(context: SyncContext, options: SyncOptions): Promise<SyncReport> {
   const params: SyncState = {
